@@ -1,0 +1,29 @@
+"""Backend-neutral intermediate representation: variables and ordered ops."""
+
+from neurosim.ir.model import Model, Probe, Variable
+from neurosim.ir.ops import (
+    NONLINEARITIES,
+    Copy,
+    DenseProjection,
+    Integrate,
+    LocalPlasticity,
+    Nonlinearity,
+    Op,
+    OutputTarget,
+    SpikeSoma,
+)
+
+__all__ = [
+    "NONLINEARITIES",
+    "Copy",
+    "DenseProjection",
+    "Integrate",
+    "LocalPlasticity",
+    "Model",
+    "Nonlinearity",
+    "Op",
+    "OutputTarget",
+    "Probe",
+    "SpikeSoma",
+    "Variable",
+]
