@@ -1,0 +1,107 @@
+"""Hyperparameters of the BP, FA and DFA baselines, validated once at construction.
+
+Field names follow the reference implementation's arguments (DFC App. F) so the
+published cells (DFC.md §2) are copied verbatim into ``models/configs/**/{bp,fa,dfa}.yaml``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, fields
+from typing import Any
+
+ACTIVATIONS = ("linear", "tanh", "relu", "logistic", "softplus")
+OPTIMIZERS = ("adam", "sgd")
+
+
+@dataclass(frozen=True)
+class BaselineConfig:
+    """Architecture and optimiser of a feedforward baseline.
+
+    ``lr`` and ``target_stepsize`` (lambda) are the reference config values; with
+    ``normalize_lr`` the optimiser's learning rate is ``lr_eff = lr / lambda``
+    (DFC.md §1.1, §2). For DFA, lambda also sets the hidden targets (DFC.md §1.7);
+    for BP and FA it only enters ``lr_eff``. ``clip_grad_norm`` (per-tensor norm
+    clipping) is used by DFA only: the reference's ``train_bp`` never clips
+    (DFC.md §1.7, §5), and neither do BP and FA here; ``None`` disables clipping.
+    """
+
+    size_hidden: tuple[int, ...] = (256, 256, 256)
+    hidden_activation: str | tuple[str, ...] = "tanh"
+    output_activation: str = "linear"
+    lr: float = 2.978e-07
+    target_stepsize: float = 0.001
+    normalize_lr: bool = True
+    optimizer: str = "adam"
+    adam_beta1: float = 0.99
+    adam_beta2: float = 0.99
+    adam_epsilon: float = 5.77e-08
+    forward_wd: float = 0.0
+    clip_grad_norm: float | None = None
+
+    def __post_init__(self) -> None:
+        sizes = tuple(self.size_hidden)
+        if not sizes or any(isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in sizes):
+            raise ValueError(
+                f"{type(self).__name__}: size_hidden must be a non-empty list of positive "
+                f"integers, got {self.size_hidden!r}"
+            )
+        acts = (
+            (self.hidden_activation,) * len(sizes)
+            if isinstance(self.hidden_activation, str)
+            else tuple(self.hidden_activation)
+        )
+        if len(acts) != len(sizes):
+            raise ValueError(
+                f"{type(self).__name__}: hidden_activation has {len(acts)} entries but "
+                f"size_hidden has {len(sizes)} layers; give one activation or one per layer"
+            )
+        for a in (*acts, self.output_activation):
+            _check_choice(self, "activation", a, ACTIVATIONS)
+        _check_choice(self, "optimizer", self.optimizer, OPTIMIZERS)
+        for name in ("lr", "target_stepsize", "adam_epsilon"):
+            if not getattr(self, name) > 0:
+                raise ValueError(
+                    f"{type(self).__name__}: {name} must be > 0, got {getattr(self, name)!r}"
+                )
+        if self.clip_grad_norm is not None and not self.clip_grad_norm > 0:
+            raise ValueError(
+                f"{type(self).__name__}: clip_grad_norm must be > 0 or null (no clipping), "
+                f"got {self.clip_grad_norm!r}"
+            )
+        object.__setattr__(self, "size_hidden", sizes)
+        object.__setattr__(self, "hidden_activation", acts)
+
+    @property
+    def activations(self) -> tuple[str, ...]:
+        """phi_i for i = 1..L (hidden activations, then the output activation)."""
+        return (*self.hidden_activation, self.output_activation)
+
+    @property
+    def lr_eff(self) -> float:
+        """Learning rate of the optimiser, ``lr / target_stepsize`` if normalised."""
+        return self.lr / self.target_stepsize if self.normalize_lr else self.lr
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any] | None) -> BaselineConfig:
+        """Build from a YAML ``params`` mapping; unknown keys raise, naming the allowed."""
+        params = dict(params or {})
+        allowed = sorted(f.name for f in fields(cls))
+        unknown = sorted(set(params) - set(allowed))
+        if unknown:
+            raise ValueError(
+                f"{cls.__name__}: unknown parameter(s) {unknown}; allowed keys are {allowed}"
+            )
+        for key in ("size_hidden", "hidden_activation"):
+            if isinstance(params.get(key), list):
+                params[key] = tuple(params[key])
+        return cls(**params)
+
+    def replace(self, **changes: Any) -> BaselineConfig:
+        """A copy with some fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+
+def _check_choice(cfg: object, what: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ValueError(f"{type(cfg).__name__}: {what} {value!r} is not one of {choices}")

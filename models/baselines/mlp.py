@@ -1,0 +1,208 @@
+"""Shared machinery of the feedforward baselines (BP, FA, DFA).
+
+The network is the one of DFC §1.1: ``v_i = W_i r_{i-1} + b_i``, ``r_i = phi_i(v_i)``,
+``r_0 = x``, xavier-normal weights and zero biases (DFC.md §1.6). A subclass only
+says how its weight gradients are computed (:meth:`FeedforwardModel.gradients`); this
+class writes them into ``.grad`` by hand, clips each tensor on its own when
+``clip_grad_norm`` is set (DFC.md §1.4) and takes one optimiser step, so every
+baseline runs through the same update path.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import abstractmethod
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from models.base import Task, TrainableModel
+from models.baselines.config import BaselineConfig
+
+#: per-layer (grad W_i, grad b_i), ``.grad`` convention (the optimiser descends)
+Grads = list[tuple[Tensor, Tensor]]
+
+
+def phi(v: Tensor, fn: str) -> Tensor:
+    """Activation ``phi(v)``."""
+    if fn == "tanh":
+        return torch.tanh(v)
+    if fn == "relu":
+        return torch.relu(v)
+    if fn == "logistic":
+        return torch.sigmoid(v)
+    if fn == "softplus":
+        return nn.functional.softplus(v)
+    return v
+
+
+def phi_prime(v: Tensor, fn: str) -> Tensor:
+    """Derivative ``phi'(v)`` evaluated elementwise."""
+    if fn == "tanh":
+        return 1.0 - torch.tanh(v) ** 2
+    if fn == "relu":
+        return (v > 0).to(v.dtype)
+    if fn == "logistic":
+        s = torch.sigmoid(v)
+        return s * (1.0 - s)
+    if fn == "softplus":
+        return torch.sigmoid(v)
+    return torch.ones_like(v)
+
+
+def xavier_normal(n_out: int, n_in: int, gen: torch.Generator, **fk: Any) -> Tensor:
+    """``nn.init.xavier_normal_``: N(0, 2 / (n_in + n_out)), drawn in float64 on the
+    CPU from ``gen`` so the same seed gives the same weights on every device/dtype."""
+    std = math.sqrt(2.0 / (n_in + n_out))
+    return (std * torch.randn((n_out, n_in), generator=gen, dtype=torch.float64)).to(**fk)
+
+
+def angle_degrees(a: Sequence[Tensor], b: Sequence[Tensor]) -> float:
+    """Angle (degrees) between two updates, each flattened and concatenated."""
+    va = torch.cat([t.reshape(-1) for t in a])
+    vb = torch.cat([t.reshape(-1) for t in b])
+    cos = torch.dot(va, vb) / (torch.linalg.vector_norm(va) * torch.linalg.vector_norm(vb))
+    return math.degrees(math.acos(float(cos.clamp(-1.0, 1.0))))
+
+
+class FeedforwardModel(TrainableModel):
+    """A tanh MLP trained by a gradient (or pseudo-gradient) rule.
+
+    Parameters
+    ----------
+    task
+        Loss kind and input/output sizes.
+    cfg
+        Architecture and optimiser (:class:`~models.baselines.config.BaselineConfig`).
+    device, dtype
+        Where the tensors live and their precision.
+    seed
+        Seed of the weight initialisation (and of any fixed random feedback).
+    """
+
+    def __init__(
+        self,
+        task: Task,
+        cfg: BaselineConfig,
+        *,
+        device: torch.device | str = "cpu",
+        dtype: torch.dtype = torch.float64,
+        seed: int = 42,
+    ) -> None:
+        super().__init__(task)
+        self.cfg = cfg
+        self.sizes = [task.n_in, *cfg.size_hidden, task.n_out]
+        self.generator = torch.Generator(device="cpu").manual_seed(seed)
+        fk = {"device": device, "dtype": dtype}
+        pairs = list(zip(self.sizes[:-1], self.sizes[1:], strict=True))
+        self.weights = nn.ParameterList(
+            [
+                nn.Parameter(xavier_normal(n_out, n_in, self.generator, **fk))
+                for n_in, n_out in pairs
+            ]
+        )
+        self.biases = nn.ParameterList(
+            [nn.Parameter(torch.zeros(n_out, **fk)) for _, n_out in pairs]
+        )
+        params = [*self.weights, *self.biases]
+        if cfg.optimizer == "adam":
+            opt: torch.optim.Optimizer = torch.optim.Adam(
+                params,
+                lr=cfg.lr_eff,
+                betas=(cfg.adam_beta1, cfg.adam_beta2),
+                eps=cfg.adam_epsilon,
+                weight_decay=cfg.forward_wd,
+            )
+        else:
+            opt = torch.optim.SGD(params, lr=cfg.lr_eff, weight_decay=cfg.forward_wd)
+        self._optimizer = opt
+
+    @property
+    def depth(self) -> int:
+        """Number of weight layers L."""
+        return len(self.weights)
+
+    def extra_repr(self) -> str:
+        acts = ", ".join(self.cfg.activations)
+        return f"sizes={self.sizes}, activations=({acts}), lr_eff={self.cfg.lr_eff:.4g}"
+
+    # -- network -----------------------------------------------------------------------
+    def trace(self, x: Tensor) -> tuple[list[Tensor], list[Tensor]]:
+        """Feedforward pass keeping every layer: ``vs = [v_1..v_L]``,
+        ``rs = [r_0 = x, r_1..r_L]`` (DFC §1.1)."""
+        rs = [x.to(self.weights[0].dtype)]
+        vs = []
+        for W, b, fn in zip(self.weights, self.biases, self.cfg.activations, strict=True):
+            vs.append(rs[-1] @ W.T + b)
+            rs.append(phi(vs[-1], fn))
+        return vs, rs
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.trace(x)[1][-1]
+
+    def output_gradient(self, r_L: Tensor, y: Tensor) -> Tensor:
+        """``dL/dr_L`` of the batch-mean loss (so it carries the 1/B factor, DFC.md §1.1)."""
+        r_L = r_L.detach().requires_grad_(True)
+        with torch.enable_grad():
+            loss = self.task.loss(r_L, y)
+            (grad,) = torch.autograd.grad(loss, r_L)
+        return grad
+
+    # -- learning ----------------------------------------------------------------------
+    @abstractmethod
+    def gradients(self, x: Tensor, y: Tensor) -> tuple[Grads, dict[str, float]]:
+        """This batch's ``(grad W_i, grad b_i)`` for i = 1..L (``.grad`` convention,
+        unclipped) and its metrics (``loss`` before the update, ``errors`` for
+        classification)."""
+
+    def batch_metrics(self, r_L: Tensor, y: Tensor) -> dict[str, float]:
+        """Loss (and misclassification count) of the output ``r_L`` on this batch."""
+        out = {"loss": float(self.task.loss(r_L.detach(), y))}
+        if self.task.kind == "classification":
+            out["errors"] = float(self.task.errors(r_L.detach(), y))
+        return out
+
+    def apply_gradients(self, grads: Grads) -> None:
+        """Write ``grads`` into ``.grad``, clip each tensor to ``clip_grad_norm`` when set
+        (DFC.md §1.4, per tensor), and take one optimiser step."""
+        for (gW, gb), W, b in zip(grads, self.weights, self.biases, strict=True):
+            W.grad, b.grad = gW.detach().clone(), gb.detach().clone()
+            if self.cfg.clip_grad_norm is not None:
+                nn.utils.clip_grad_norm_(W, self.cfg.clip_grad_norm)
+                nn.utils.clip_grad_norm_(b, self.cfg.clip_grad_norm)
+        self._optimizer.step()
+        self._optimizer.zero_grad(set_to_none=True)
+
+    def train_batch(self, x: Tensor, y: Tensor, phase: str) -> dict[str, float]:
+        if phase != "forward":
+            raise ValueError(
+                f"{self.name or type(self).__name__}: has no feedback phase "
+                f"(has_feedback_phase=False); train_batch needs phase='forward', got {phase!r}"
+            )
+        grads, metrics = self.gradients(x, y)
+        self.apply_gradients(grads)
+        return metrics
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {"forward": self._optimizer}
+
+    def bp_gradients(self, x: Tensor, y: Tensor) -> Grads:
+        """True gradients of the batch-mean loss by autograd (the reference for angles)."""
+        with torch.enable_grad():
+            params = [p for pair in zip(self.weights, self.biases, strict=True) for p in pair]
+            loss = self.task.loss(self.forward(x), y)
+            flat = torch.autograd.grad(loss, params)
+        return [(flat[2 * i], flat[2 * i + 1]) for i in range(self.depth)]
+
+    @torch.no_grad()
+    def diagnostics(self, x: Tensor, y: Tensor) -> dict[str, float]:
+        """Per-layer angle (degrees) between this model's update and the BP gradient over
+        the concatenated ``(W_i, b_i)``, on a probe batch (cf. DFC App. F.1)."""
+        own, _ = self.gradients(x, y)
+        ref = self.bp_gradients(x, y)
+        return {
+            f"angle_bp/layer{i}": angle_degrees(a, b)
+            for i, (a, b) in enumerate(zip(own, ref, strict=True), 1)
+        }

@@ -1,0 +1,182 @@
+"""Hyperparameters of the DFC family, validated once at construction.
+
+Field names follow the reference implementation's command-line arguments (DFC
+App. F, ``utils/args.py``) so that the published configurations (DFC.md §2) can be
+copied verbatim into ``models/configs/**/dfc*.yaml``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, fields
+from typing import Any
+
+ACTIVATIONS = ("linear", "tanh", "relu", "logistic", "softplus")
+K_INITS = ("xavier_normal", "weight_product")
+OPTIMIZERS = ("adam", "sgd")
+
+
+@dataclass(frozen=True)
+class DFCConfig:
+    """All DFC hyperparameters (DFC.md §1–2; App. F Table S-configs).
+
+    Forward phase (eq. 1–5, App. E.1): ``alpha_di``, ``k_p``, ``dt_di``, ``tmax_di``,
+    ``time_constant_ratio`` (tau_v), ``apical_time_constant`` (tau_A, ``-1`` means
+    ``dt_di``: instantaneous apical compartment), ``proactive_controller``,
+    ``inst_transmission``, ``epsilon_di`` and ``include_non_converged_samples``
+    (convergence filter, DFC.md §1.3).
+
+    Feedback (sleep) phase (eq. 12–13, App. E.2): the ``*_fb`` fields; ``sigma_fb`` and
+    ``sigma_output_fb`` default to ``sigma`` (``None``), ``apical_time_constant_fb=-1``
+    defaults to ``dt_di`` (not ``dt_di_fb``: the reference's quirk, DFC.md §1.2).
+
+    Optimisation: ``lr`` and ``target_stepsize`` (lambda) as in the configs; with
+    ``normalize_lr`` the forward Adam learning rate is ``lr / target_stepsize``.
+    """
+
+    size_hidden: tuple[int, ...] = (256, 256, 256)
+    hidden_activation: str | tuple[str, ...] = "tanh"
+    output_activation: str = "linear"
+    # forward learning
+    lr: float = 9.266e-05
+    target_stepsize: float = 0.07794
+    normalize_lr: bool = True
+    optimizer: str = "adam"
+    adam_beta1: float = 0.99
+    adam_beta2: float = 0.99
+    adam_epsilon: float = 9.446e-08
+    forward_wd: float = 0.0
+    clip_grad_norm: float = 1.0
+    # forward-phase controller and dynamics
+    alpha_di: float = 1.389e-3
+    k_p: float = 2.0
+    dt_di: float = 0.02
+    tmax_di: int = 1000
+    time_constant_ratio: float = 0.2
+    apical_time_constant: float = -1.0
+    proactive_controller: bool = True
+    inst_transmission: bool = True
+    epsilon_di: float = 0.5
+    include_non_converged_samples: bool = False
+    sigma: float = 1.524e-3
+    # feedback weights
+    initialization_K: str = "xavier_normal"  # noqa: N815 (reference argument name)
+    noise_K: float = 0.0  # noqa: N815
+    freeze_fb_weights: bool = False
+    freeze_fb_weights_output: bool = False
+    lr_fb: float = 5.265e-4
+    lr_fb_init: float = 3.17e-4
+    epsilon_fb: float = 1.561e-06
+    feedback_wd: float = 0.001
+    alpha_fb: float = 0.6134
+    k_p_fb: float = 0.1565
+    dt_di_fb: float = 2.03e-3
+    tmax_di_fb: int = 48
+    time_constant_ratio_fb: float = 6.303e-3
+    apical_time_constant_fb: float = 0.3247
+    inst_transmission_fb: bool = True
+    sigma_fb: float | None = None
+    sigma_output_fb: float | None = None
+
+    def __post_init__(self) -> None:
+        acts = (
+            (self.hidden_activation,) * len(self.size_hidden)
+            if isinstance(self.hidden_activation, str)
+            else tuple(self.hidden_activation)
+        )
+        if len(acts) != len(self.size_hidden):
+            raise ValueError(
+                f"DFCConfig: hidden_activation has {len(acts)} entries but size_hidden has "
+                f"{len(self.size_hidden)} layers; give one activation or one per hidden layer"
+            )
+        for a in (*acts, self.output_activation):
+            _check_choice("activation", a, ACTIVATIONS)
+        _check_choice("initialization_K", self.initialization_K, K_INITS)
+        _check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        for name in ("target_stepsize", "lr", "dt_di", "dt_di_fb", "tmax_di", "tmax_di_fb"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"DFCConfig: {name} must be > 0, got {getattr(self, name)!r}")
+        if self.tmax_di < 2 or self.tmax_di_fb < 2:
+            raise ValueError(
+                "DFCConfig: tmax_di and tmax_di_fb count time samples including k=0 and "
+                f"must be >= 2, got {self.tmax_di} and {self.tmax_di_fb}"
+            )
+        if not self.inst_transmission:
+            raise ValueError(
+                "DFCConfig: inst_transmission=False (delayed, descending-order layers) is "
+                "not supported by the DFC models; every published DFC config uses True"
+            )
+        object.__setattr__(self, "hidden_activation", acts)
+
+    # -- derived quantities (DFC.md §1.2, §1.5) -------------------------------------
+    @property
+    def activations(self) -> tuple[str, ...]:
+        """phi_i for i = 1..L (hidden activations, then the output activation)."""
+        return (*self.hidden_activation, self.output_activation)
+
+    @property
+    def lr_forward(self) -> float:
+        """Adam learning rate of the forward weights, ``lr / lambda`` if normalised."""
+        return self.lr / self.target_stepsize if self.normalize_lr else self.lr
+
+    @property
+    def tau_v(self) -> float:
+        """Somatic time constant, raised to ``dt_di`` if smaller (stability guard)."""
+        return max(self.time_constant_ratio, self.dt_di)
+
+    @property
+    def tau_v_fb(self) -> float:
+        """Somatic time constant of the sleep phase, raised to ``dt_di_fb`` if smaller."""
+        return max(self.time_constant_ratio_fb, self.dt_di_fb)
+
+    @property
+    def tau_A(self) -> float:
+        """Forward-phase apical time constant; ``-1`` means ``dt_di`` (instantaneous)."""
+        return self.dt_di if self.apical_time_constant == -1 else self.apical_time_constant
+
+    @property
+    def tau_A_fb(self) -> float:
+        """Sleep-phase apical time constant; ``-1`` means ``dt_di`` (reference quirk)."""
+        return self.dt_di if self.apical_time_constant_fb == -1 else self.apical_time_constant_fb
+
+    @property
+    def sigma_hidden_fb(self) -> float:
+        """Apical noise of the hidden layers in the sleep phase (default ``sigma``)."""
+        return self.sigma if self.sigma_fb is None else self.sigma_fb
+
+    @property
+    def sigma_out_fb(self) -> float:
+        """Apical noise of the output layer in the sleep phase (default ``sigma``)."""
+        return self.sigma if self.sigma_output_fb is None else self.sigma_output_fb
+
+    @property
+    def fb_scale(self) -> float:
+        """Feedback-rule scale ``s = 1 / max(sigma_fb, 0.01)^2`` (DFC.md §1.5 step 3)."""
+        return 1.0 / max(self.sigma_hidden_fb, 0.01) ** 2
+
+    # -- construction ---------------------------------------------------------------
+    @classmethod
+    def from_params(cls, params: dict[str, Any] | None, **overrides: Any) -> DFCConfig:
+        """Build from a YAML ``params`` mapping; unknown keys raise, naming the allowed
+        ones. ``overrides`` (set by the variant, e.g. ``freeze_fb_weights``) win."""
+        params = dict(params or {})
+        allowed = {f.name for f in fields(cls)}
+        unknown = sorted(set(params) - allowed)
+        if unknown:
+            raise ValueError(
+                f"DFCConfig: unknown parameter(s) {unknown}; allowed keys are {sorted(allowed)}"
+            )
+        for key in ("size_hidden", "hidden_activation"):
+            if isinstance(params.get(key), list):
+                params[key] = tuple(params[key])
+        params.update(overrides)
+        return cls(**params)
+
+    def replace(self, **changes: Any) -> DFCConfig:
+        """A copy with some fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+
+def _check_choice(what: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ValueError(f"DFCConfig: {what} {value!r} is not one of {choices}")

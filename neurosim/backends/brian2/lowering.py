@@ -1,0 +1,299 @@
+"""IR ops -> :class:`~neurosim.backends.brian2.plan.Plan` (a registry, one rule per op type).
+
+Each rule receives the op, the :class:`LoweringContext` and the clock it runs on
+(``"step"`` or ``"init"``) and emits ordered actions. The arithmetic is the exact
+discrete update of the IR (forward Euler, as the torch backend), written as brian2
+abstract code, so both backends agree to rounding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from neurosim.backends.brian2.context import LoweringContext
+from neurosim.backends.brian2.plan import Action, Clock, Plan, Plasticity, sanitize
+from neurosim.ir import (
+    Copy,
+    DenseProjection,
+    Integrate,
+    LocalPlasticity,
+    Model,
+    Nonlinearity,
+    Op,
+    OutputTarget,
+    SpikeSoma,
+)
+
+Rule = Callable[[Op, LoweringContext, Clock], None]
+_RULES: dict[type, Rule] = {}
+
+#: brian2 expressions of the IR nonlinearities (``{x}`` is the argument).
+PHI = {
+    "linear": "({x})",
+    "tanh": "tanh({x})",
+    "relu": "(({x})*int(({x}) > 0))",
+    "logistic": "(1.0/(1.0 + exp(-({x}))))",
+    "softplus": "log(1.0 + exp({x}))",
+    "leaky_relu": "(({x})*int(({x}) > 0) + 0.01*({x})*int(({x}) <= 0))",
+}
+
+#: gate of a learning action at its step position: brian2 step j = t_in_timesteps % T.
+_GATE = {
+    "all": "int((t_in_timesteps % T_sample) != 0)",
+    "steps": "int((t_in_timesteps % T_sample) != 0)",
+    "last": "int((t_in_timesteps % T_sample) == T_sample - 1)",
+}
+
+
+def lowers(op_type: type) -> Callable[[Rule], Rule]:
+    """Register the lowering rule of one IR op type."""
+
+    def deco(fn: Rule) -> Rule:
+        _RULES[op_type] = fn
+        return fn
+
+    return deco
+
+
+def phi(fn: str, x: str) -> str:
+    """The brian2 expression ``fn(x)``; refuses unknown nonlinearities."""
+    if fn not in PHI:
+        raise ValueError(
+            f"brian2 backend: nonlinearity '{fn}' is not supported; use one of {sorted(PHI)}"
+        )
+    return PHI[fn].format(x=x)
+
+
+def _num(x: float) -> str:
+    return repr(float(x))
+
+
+def lower(model: Model, plasticity: str | None = "online", hoist: bool = True) -> Plan:
+    """Lower ``model`` into a :class:`Plan`.
+
+    Parameters
+    ----------
+    model : the IR model.
+    plasticity : ``"online"`` (``W += lr*dt*dW_k`` every sampled step, a forward-Euler
+        synaptic ODE), ``"accumulate"`` (sum ``dW_k`` in a synaptic accumulator) or
+        ``None`` (plasticity ops ignored).
+    hoist : compute loop-invariant projections (e.g. ``W_1 x`` from a static input)
+        once per sample, unless their weight learns online.
+    """
+    if plasticity not in ("online", "accumulate", None):
+        raise ValueError(
+            f"brian2 backend: plasticity={plasticity!r}; use 'online', 'accumulate' or None"
+        )
+    ctx = LoweringContext(model, Plan(), plasticity)
+    online_weights = {
+        w for op in model.plasticity_ops for w in op.updates if plasticity == "online"
+    }
+    if hoist:
+        for op in model.loop_invariant_ops():
+            if isinstance(op, DenseProjection) and op.weight not in online_weights:
+                ctx.hoisted.add(op.name)
+    for var in model.of_kind("input"):
+        ctx.emit_input(var.name)
+    for op in model.step_ops:
+        if isinstance(op, LocalPlasticity) and plasticity is None:
+            continue
+        _rule(op)(op, ctx, "step")
+    ctx.emit_zeroing()
+    for op in model.init_ops:
+        _rule(op)(op, ctx, "init")
+    for op in ctx.deferred_init:
+        _RULES[LocalPlasticity](op, ctx, "init")
+    return ctx.plan
+
+
+def _rule(op: Op) -> Rule:
+    for cls in type(op).__mro__:
+        if cls in _RULES:
+            return _RULES[cls]
+    raise NotImplementedError(
+        f"brian2 backend: no lowering for op '{op.name}' of type {type(op).__name__}; "
+        f"supported: {sorted(c.__name__ for c in _RULES)}"
+    )
+
+
+@lowers(DenseProjection)
+def _dense(op: DenseProjection, ctx: LoweringContext, clock: Clock) -> None:
+    """``out = W pre (+ b)``: a ``(summed)`` synaptic variable (+ a bias action)."""
+    syn = ctx.synapse(op.weight, op.pre, op.out)
+    group = ctx.plan.groups[syn.target]
+    out = sanitize(op.out)
+    run_clock: Clock = "init" if (clock == "step" and op.name in ctx.hoisted) else clock
+    direct = clock == "step" and op.bias is None
+    target = out if direct else f"{out}__{clock}"
+    group.add(target)
+    syn.summed[target] = f"w*{sanitize(op.pre)}_pre"
+    syn.summed_clock[target] = run_clock
+    ctx.emit(Action(f"{op.name}_summed", syn.key, run_clock, op.name, kind="summed", target=target))
+    if not direct:
+        b = ""
+        if op.bias:
+            b = f" + {sanitize(op.bias)}"
+            group.add(sanitize(op.bias))
+            ctx.plan.biases[op.bias] = syn.target
+        ctx.emit(Action(f"{op.name}_bias", syn.target, run_clock, op.name, f"{out} = {target}{b}"))
+    if run_clock != clock:
+        ctx.no_zero.add(op.out)
+
+
+@lowers(Integrate)
+def _integrate(op: Integrate, ctx: LoweringContext, clock: Clock) -> None:
+    """DFC eq. 1 / App. G: ``x += dt/tau*(-leak*x + sum_j c_j y_j) + sigma*sqrt(dt)/tau*xi``."""
+    g = ctx.home(op.var)
+    x = sanitize(op.var)
+    drive = " + ".join(f"{_num(c)}*{ctx.ref(v, g)}" for c, v in op.inputs) or "0.0"
+    if op.tau is None:
+        if op.noise_sigma:
+            raise ValueError(
+                f"brian2 backend: op '{op.name}' is instantaneous (tau=None) but has "
+                f"noise_sigma={op.noise_sigma}; give it a time constant or drop the noise"
+            )
+        code = f"{x} = ({drive})/{_num(op.leak)}"
+    else:
+        k = ctx.model.dt / op.tau
+        code = f"{x} = {x} + {_num(k)}*(-{_num(op.leak)}*{x} + {drive})"
+        if op.noise_sigma:
+            amp = op.noise_sigma * ctx.model.dt**0.5 / op.tau
+            code += f" + {_num(amp)}*randn()"
+            ctx.noise_seeds.append(op.noise_seed)
+    ctx.emit(Action(op.name, g, clock, op.name, code))
+
+
+@lowers(Nonlinearity)
+def _nonlinearity(op: Nonlinearity, ctx: LoweringContext, clock: Clock) -> None:
+    """``dst = phi(src)``, cached once per step on the neuron group."""
+    g = ctx.home(op.dst)
+    ctx.emit(Action(op.name, g, clock, op.name, f"{sanitize(op.dst)} = {phi(op.fn, ctx.ref(op.src, g))}"))
+
+
+@lowers(Copy)
+def _copy(op: Copy, ctx: LoweringContext, clock: Clock) -> None:
+    """``dst = src`` (snapshot)."""
+    g = ctx.home(op.dst)
+    ctx.emit(Action(op.name, g, clock, op.name, f"{sanitize(op.dst)} = {ctx.ref(op.src, g)}"))
+
+
+@lowers(OutputTarget)
+def _output_target(op: OutputTarget, ctx: LoweringContext, clock: Clock) -> None:
+    """DFC eq. 3: ``r* = r_L - lam dL/dr_L`` (MSE, cross-entropy with softmax, or given)."""
+    g = ctx.home(op.out)
+    out, y = sanitize(op.out), ctx.ref(op.label, g)
+    if op.loss == "given":
+        code = f"{out} = {y}"
+    elif op.loss == "mse":
+        r = ctx.ref(op.output, g)
+        n = ctx.model.variables[op.output].size
+        code = f"{out} = {r} - {_num(op.lam * 2.0 / n)}*({r} - {y})"
+    elif op.loss == "cross_entropy":
+        r = ctx.ref(op.output, g)
+        total = ctx.softmax_denominator(op, clock)
+        code = f"{out} = {r} - {_num(op.lam)}*(exp({r})/{total} - {y})"
+    else:
+        raise ValueError(f"brian2 backend: OutputTarget '{op.name}' has unknown loss {op.loss!r}")
+    ctx.emit(Action(op.name, g, clock, op.name, code))
+
+
+@lowers(LocalPlasticity)
+def _plasticity(op: LocalPlasticity, ctx: LoweringContext, clock: Clock) -> None:
+    """DFC eq. 5 / eq. 13 as a local synaptic update, sampled where the op sits.
+
+    Per step ``k`` in the window: ``d = f(post) - f(post_baseline)`` is cached on the
+    postsynaptic group, then every synapse does ``w += lr*dt*(scale*d_post*pre_pre -
+    decay*w)`` (``online``; the forward-Euler step of the synaptic ODE
+    ``dw/dt = lr*(scale*d*pre - decay*w)``) or ``acc += d_post*pre_pre``
+    (``accumulate``). A bias gets ``scale*d`` (no decay).
+    """
+    if op.window not in _GATE:
+        raise ValueError(f"brian2 backend: '{op.name}' has unknown window {op.window!r}")
+    syn = ctx.plan.synapses[ctx.synapse_of_weight(op.weight)]
+    tg, sg = syn.target, syn.source
+    d = f"lp_{sanitize(op.name)}"
+    ctx.plan.groups[tg].add(d)
+    post = phi(op.fn, ctx.ref(op.post, tg))
+    if op.post_baseline:
+        post = f"{post} - {phi(op.fn, ctx.ref(op.post_baseline, tg))}"
+    gate = "1" if clock == "init" else _GATE[op.window]
+    acc = f"acc_{sanitize(op.name)}"
+    pre = ctx.ref(op.pre, sg)
+    ctx.emit(Action(f"{op.name}_post", tg, clock, op.name, f"{d} = {post}"))
+    if ctx.plasticity == "online":
+        wcode = f"w = w + lr_dt*{gate}*({_num(op.scale)}*{d}_post*{pre}_pre - {_num(op.decay)}*w)"
+    else:
+        if acc not in syn.variables:
+            syn.variables.append(acc)
+        wcode = f"{acc} = {acc} + {gate}*{d}_post*{pre}_pre"
+    ctx.emit(Action(f"{op.name}_w", syn.key, clock, op.name, wcode))
+    bacc = None
+    if op.bias:
+        b = sanitize(op.bias)
+        bg = ctx.plan.biases.get(op.bias, tg)
+        if ctx.plasticity == "online":
+            bcode = f"{b} = {b} + lr_dt*{gate}*{_num(op.scale)}*{d}"
+        else:
+            bacc = f"acc_{sanitize(op.name)}_b"
+            ctx.plan.groups[bg].add(bacc)
+            ctx.no_zero_local.add((bg, bacc))
+            bcode = f"{bacc} = {bacc} + {gate}*{d}"
+        ctx.emit(Action(f"{op.name}_b", bg, clock, op.name, bcode))
+    if clock == "step":
+        ctx.plan.plasticity.append(
+            Plasticity(
+                op.name, op.weight, syn.key, op.scale, op.decay, op.window, acc,
+                op.bias, ctx.plan.biases.get(op.bias, tg) if op.bias else None, bacc,
+            )
+        )  # fmt: skip
+        if op.window == "all":
+            ctx.deferred_init.append(op)
+
+
+@lowers(SpikeSoma)
+def _spike_soma(op: SpikeSoma, ctx: LoweringContext, clock: Clock) -> None:
+    """Poisson or LIF spiking of a soma; ``dst`` is the filtered spike train in rate units.
+
+    Poisson: spike with probability ``max_rate*dt*rho`` with ``rho = (phi(src) + offset)/span``
+    in [0, 1]; LIF: ``tau_m dV/dt = -V + src`` with threshold, reset to 0 and refractory
+    period ``tau_ref``. Trace ``tau_syn dz/dt = -z + spikes/max_rate``, so ``E[z] = rho``
+    and ``dst = span*z - offset`` reads like ``phi(src)``. At init the trace starts at its
+    mean (``z = rho``), so the spiking network starts from the rate network's state.
+    """
+    g = ctx.home(op.dst)
+    dst, src = sanitize(op.dst), ctx.ref(op.src, g)
+    offset = float(op.extra.get("offset", 1.0 if op.fn == "tanh" else 0.0))
+    span = float(op.extra.get("span", 2.0 if op.fn == "tanh" else 1.0))
+    spk, z = f"{dst}__spk", f"{dst}__z"
+    for v in (spk, z):
+        ctx.plan.groups[g].add(v)
+    ctx.plan.spikes[op.dst] = spk
+    rho = f"clip(({phi(op.fn, src)} + {_num(offset)})/{_num(span)}, 0.0, 1.0)"
+    dt = ctx.model.dt
+    if clock == "init":
+        code = f"{spk} = 0\n{z} = {rho}\n{dst} = {_num(span)}*{z} - {_num(offset)}"
+        ctx.emit(Action(op.name, g, clock, op.name, code))
+        return
+    if op.model == "poisson":
+        fire = f"{spk} = int(rand() < {_num(op.max_rate * dt)}*{rho})"
+    elif op.model == "lif":
+        vm, ref = f"{dst}__vm", f"{dst}__ref"
+        ctx.plan.groups[g].add(vm)
+        ctx.plan.groups[g].add(ref)
+        tau_m = float(op.extra.get("tau_m", op.tau_syn))
+        fire = (
+            f"{ref} = clip({ref} - {_num(dt)}, 0.0, {_num(op.tau_ref)})\n"
+            f"{vm} = {vm} + {_num(dt / tau_m)}*(-{vm} + {src})*int({ref} <= 0)\n"
+            f"{spk} = int({vm} > {_num(op.threshold)})\n"
+            f"{vm} = {vm}*(1 - {spk})\n"
+            f"{ref} = {ref}*(1 - {spk}) + {_num(op.tau_ref)}*{spk}"
+        )
+    else:
+        raise ValueError(f"brian2 backend: SpikeSoma '{op.name}' has unknown model {op.model!r}")
+    trace = (
+        f"{z} = {z} + {_num(dt / op.tau_syn)}*(-{z}) + {_num(1.0 / (op.max_rate * op.tau_syn))}*{spk}\n"
+        f"{dst} = {_num(span)}*{z} - {_num(offset)}"
+    )
+    if op.seed is not None:
+        ctx.noise_seeds.append(op.seed)
+    ctx.emit(Action(op.name, g, clock, op.name, fire + "\n" + trace))

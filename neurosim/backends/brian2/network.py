@@ -1,0 +1,115 @@
+"""Materialise a :class:`~neurosim.backends.brian2.plan.Plan` as an explicit brian2 ``Network``.
+
+Batch copies: a group of ``size`` units becomes a ``NeuronGroup`` of ``batch*size``
+neurons (neuron ``b*size + k`` is unit ``k`` of sample copy ``b``); a dense weight
+becomes ``batch*n_post*n_pre`` synapses connecting copy ``b`` to copy ``b`` only.
+Every action runs in the ``groups`` slot with ``order`` = its position in the plan,
+so :meth:`brian2.Network.scheduling_summary` lists exactly the IR op order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import brian2 as b2
+import numpy as np
+
+from neurosim.backends.brian2.plan import Plan, sanitize
+
+
+@dataclass
+class Built:
+    """The brian2 objects of one run and how to read them back."""
+
+    net: b2.Network
+    groups: dict[str, b2.NeuronGroup]
+    synapses: dict[str, b2.Synapses]
+    monitors: dict[str, b2.StateMonitor] = field(default_factory=dict)
+    index: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=dict)
+    namespace: dict = field(default_factory=dict)
+    duration: b2.Quantity | None = None
+
+
+def _dense_index(n_pre: int, n_post: int, batch: int) -> tuple[np.ndarray, ...]:
+    """(copy, post, pre) of every synapse, ordered copy-major, then post, then pre."""
+    b, post, pre = np.meshgrid(np.arange(batch), np.arange(n_post), np.arange(n_pre), indexing="ij")
+    return b.ravel(), post.ravel(), pre.ravel()
+
+
+def build(
+    plan: Plan,
+    *,
+    dt: float,
+    batch: int,
+    T: int,
+    n_samples: int,
+    inputs: dict[str, np.ndarray],
+    time_varying: set[str],
+    params: dict[str, np.ndarray],
+    record: dict[str, list[str]],
+    lr: float,
+    time_unit: b2.Quantity,
+) -> Built:
+    """Create groups, synapses, ordered code runners, input arrays and monitors.
+
+    ``inputs[name]`` has shape ``(n_samples, batch, size)`` or, for time-varying
+    inputs, ``(n_samples, T, batch, size)``; ``params`` maps weight/bias names to
+    their current values; ``record`` maps group keys to variable names to monitor.
+    """
+    step = b2.Clock(dt * time_unit, name="neurosim_step_clock")
+    init = b2.Clock(T * dt * time_unit, name="neurosim_init_clock")
+    clocks = {"step": step, "init": init}
+    groups: dict[str, b2.NeuronGroup] = {}
+    for key, g in plan.groups.items():
+        eqs = [f"{v} : 1" for v in g.variables]
+        eqs += [f"{v} : 1 (linked)" for v in g.links if v not in g.variables]
+        groups[key] = b2.NeuronGroup(batch * g.size, "\n".join(eqs), clock=step, name=f"g_{key}")
+    for key, g in plan.groups.items():
+        for v, (home, hv) in g.links.items():
+            setattr(groups[key], v, b2.linked_var(groups[home], hv))
+    for name, key in plan.biases.items():
+        setattr(groups[key], sanitize(name), np.tile(params[name], batch))
+    built = Built(b2.Network(name="neurosim_network"), groups, {})
+    for key, s in plan.synapses.items():
+        lines = [f"{v} : 1" for v in s.variables]
+        lines += [f"{t}_post = {e} : 1 (summed)" for t, e in s.summed.items()]
+        syn = b2.Synapses(
+            groups[s.source], groups[s.target], "\n".join(lines), clock=step, name=key
+        )
+        bi, post, pre = _dense_index(s.n_pre, s.n_post, batch)
+        syn.connect(i=bi * s.n_pre + pre, j=bi * s.n_post + post)
+        if s.weight:
+            syn.w = params[s.weight][post, pre]
+            built.index[key] = (bi, post, pre)
+        for t, c in s.summed_clock.items():
+            upd = syn.summed_updaters[f"{t}_post"]
+            upd._clock = clocks[c]
+        built.synapses[key] = syn
+    for pos, a in enumerate(plan.actions):
+        owner = groups.get(a.owner) or built.synapses[a.owner]
+        if a.kind == "summed":
+            owner.summed_updaters[f"{a.target}_post"].order = pos
+        else:
+            owner.run_regularly(
+                a.code, clock=clocks[a.clock], when="groups", order=pos, name=f"a{pos}_{a.name}"
+            )
+    for obj in list(groups.values()) + list(built.synapses.values()):
+        if getattr(obj, "state_updater", None) is not None:
+            obj.state_updater.active = False
+    for var, ta in plan.inputs.items():
+        x = np.asarray(inputs[var], dtype=float)
+        if var in time_varying:
+            values = x.reshape(n_samples * T, -1)
+            built.namespace[ta] = b2.TimedArray(values, dt=dt * time_unit, name=ta)
+        else:
+            values = x.reshape(n_samples, -1)
+            built.namespace[ta] = b2.TimedArray(values, dt=T * dt * time_unit, name=ta)
+    for key, names in record.items():
+        if names:
+            built.monitors[key] = b2.StateMonitor(
+                groups[key], names, record=True, when="end", clock=step, name=f"mon_{key}"
+            )
+    built.net.add(*groups.values(), *built.synapses.values(), *built.monitors.values())
+    built.namespace.update(T_sample=T, lr_dt=lr * dt)
+    built.duration = n_samples * T * dt * time_unit
+    return built

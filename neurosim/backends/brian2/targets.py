@@ -1,0 +1,91 @@
+"""Code-generation targets and devices: numpy, cython (runtime) and cpp_standalone.
+
+brian2 separates the *device* (where state lives: runtime Python vs a standalone
+C++ project) from the *codegen target* (numpy, cython). neurosim exposes the three
+useful combinations as one ``target`` string.
+
+Caches
+------
+* ``cython``: brian2's extension cache, ``prefs.codegen.runtime.cython.cache_dir``
+  (default ``~/.cython/brian_extensions``); compiled once per distinct code object.
+* ``cpp_standalone``: one C++ project per model structure under
+  :func:`standalone_cache_dir` (``<user cache>/neurosim/brian2_standalone/<hash>``);
+  ``make`` only recompiles files whose generated code changed.
+
+What a target cannot do is refused, never silently ignored: standalone runs the
+whole simulation in one compiled binary, so it cannot call back into Python
+(``network_operation``), ``store``/``restore`` or continue a previous run; every
+:meth:`~neurosim.backends.brian2.Brian2Simulator.run` is a fresh build there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import brian2 as b2
+
+TARGETS = ("numpy", "cython", "cpp_standalone")
+
+
+def check_target(target: str) -> str:
+    """Validate a target name (and that its compiler toolchain is importable)."""
+    if target not in TARGETS:
+        raise ValueError(f"Brian2Simulator: target={target!r}; use one of {TARGETS}")
+    if target == "cython":
+        try:
+            import Cython  # noqa: F401
+        except ImportError as err:  # pragma: no cover - depends on the environment
+            raise RuntimeError(
+                "Brian2Simulator: target='cython' needs the Cython package; "
+                "pip install cython, or use target='numpy'"
+            ) from err
+    return target
+
+
+def standalone_cache_dir(key: str) -> Path:
+    """Project directory of a standalone build: the neurosim cache, one per structure.
+
+    ``NEUROSIM_CACHE_DIR`` overrides the user cache directory.
+    """
+    import platformdirs
+
+    root = os.environ.get("NEUROSIM_CACHE_DIR") or platformdirs.user_cache_dir("neurosim")
+    digest = hashlib.sha1(key.encode()).hexdigest()[:16]
+    return Path(root) / "brian2_standalone" / digest
+
+
+Runner = Callable[[b2.Network, b2.Quantity, dict], None]
+
+
+@contextmanager
+def device(target: str, project_key: str = "") -> Iterator[Runner]:
+    """Activate ``target`` while brian2 objects are created and run.
+
+    Yields ``run(net, duration, namespace)``; for ``cpp_standalone`` it also builds,
+    compiles and executes the project, so monitors can be read right after it.
+    The runtime device is restored on exit.
+    """
+    check_target(target)
+    if target != "cpp_standalone":
+        b2.set_device("runtime")
+        b2.prefs.codegen.target = target
+        yield lambda net, duration, ns: net.run(duration, namespace=ns)
+        return
+    directory = standalone_cache_dir(project_key)
+    directory.mkdir(parents=True, exist_ok=True)
+    b2.set_device("cpp_standalone", directory=str(directory), build_on_run=False)
+
+    def run(net: b2.Network, duration: b2.Quantity, ns: dict) -> None:
+        net.run(duration, namespace=ns)
+        b2.device.build(directory=str(directory), compile=True, run=True, with_output=False)
+
+    try:
+        yield run
+    finally:
+        b2.device.reinit()
+        b2.device.activate()
+        b2.set_device("runtime")

@@ -1,0 +1,230 @@
+"""Lowering of IR ops to inlined torch source lines.
+
+Each dynamics op type has one registered lowering ``(op, emitter) -> list[str]``
+(register, don't branch on type). The lines refer to tensors by sanitised names
+(``h1.v`` -> ``v_h1__v``) that the :class:`~neurosim.backends.torch.program.Program`
+binds in the namespace the generated functions run in. Every line writes into a
+preallocated tensor (``out=`` or in-place), so a generated step allocates nothing
+except what a kernel cannot avoid (softmax, softplus).
+
+Integration (``ops.Integrate``, DFC eq. 1 and App. E.1), with ``a = dt/tau``::
+
+    x <- x * (1 - a*leak + a*c_self) + sum_j a*c_j*y_j + sigma*sqrt(dt)/tau * xi
+
+where ``c_self`` collects inputs that are ``x`` itself; ``tau=None`` gives
+``x <- sum_j c_j*y_j / leak``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+
+from neurosim.backends.torch.kernels import RATE_RANGE, check_fn, default_seed, phi_into
+from neurosim.ir.model import Model
+from neurosim.ir.ops import (
+    Copy,
+    DenseProjection,
+    Integrate,
+    Nonlinearity,
+    Op,
+    OutputTarget,
+    SpikeSoma,
+)
+
+Lowering = Callable[[Op, "Emitter"], list[str]]
+LOWERINGS: dict[type, Lowering] = {}
+
+
+def register(op_type: type) -> Callable[[Lowering], Lowering]:
+    """Register the lowering of ``op_type`` (decorator)."""
+
+    def deco(fn: Lowering) -> Lowering:
+        LOWERINGS[op_type] = fn
+        return fn
+
+    return deco
+
+
+def sanitize(name: str) -> str:
+    """A Python identifier for a variable name: ``.`` -> ``__``, other symbols -> ``_``."""
+    return re.sub(r"\W", "_", name.replace(".", "__"))
+
+
+def lit(x: float) -> str:
+    """Exact float literal."""
+    return repr(float(x))
+
+
+class Emitter:
+    """Names and resource requests shared by all lowerings of one model.
+
+    Resources the generated code needs besides the model's variables are requested
+    here and allocated by the program at bind time: per-sample scratch tensors
+    (``scratch``), per-sample hidden state zeroed at reset (``hidden``), noise
+    generators (``generator``) and transposed weight views (``transposed``).
+    """
+
+    def __init__(self, model: Model) -> None:
+        self.model = model
+        self.dt = model.dt
+        self.scratch_sizes: dict[str, int] = {}
+        self.hidden_sizes: dict[str, int] = {}
+        self.generator_seeds: dict[str, int] = {}
+        self.transposes: dict[str, str] = {}
+
+    def v(self, var: str) -> str:
+        """Identifier of the tensor holding variable ``var``."""
+        return "v_" + sanitize(var)
+
+    def size(self, var: str) -> int:
+        return self.model.variables[var].size
+
+    def transposed(self, weight: str) -> str:
+        """Identifier of the ``W.t()`` view of parameter ``weight``."""
+        name = "t_" + sanitize(weight)
+        self.transposes[name] = weight
+        return name
+
+    def scratch(self, key: str, size: int) -> str:
+        """Identifier of a per-sample (batch, size) scratch tensor."""
+        name = "s_" + sanitize(key)
+        self.scratch_sizes[name] = size
+        return name
+
+    def hidden(self, key: str, size: int) -> str:
+        """Identifier of a per-sample (batch, size) state tensor not in the model."""
+        name = "hid_" + sanitize(key)
+        self.hidden_sizes[name] = size
+        return name
+
+    def generator(self, op_name: str, seed: int | None) -> str:
+        """Identifier of the ``torch.Generator`` of a noisy op."""
+        name = "g_" + sanitize(op_name)
+        self.generator_seeds[name] = default_seed(op_name) if seed is None else int(seed)
+        return name
+
+    def lower(self, op: Op) -> list[str]:
+        """Source lines of one op (with a comment line naming it)."""
+        fn = LOWERINGS.get(type(op))
+        if fn is None:
+            raise NotImplementedError(
+                f"TorchSimulator: op '{op.name}' of type {type(op).__name__} has no torch "
+                f"lowering; supported: {sorted(t.__name__ for t in LOWERINGS)}"
+            )
+        return [f"# {op.name}: {op.describe()}"] + fn(op, self)
+
+
+@register(DenseProjection)
+def _dense(op: DenseProjection, em: Emitter) -> list[str]:
+    pre, out, wt = em.v(op.pre), em.v(op.out), em.transposed(op.weight)
+    if op.bias:
+        return [f"torch.addmm({em.v(op.bias)}, {pre}, {wt}, out={out})"]
+    return [f"torch.mm({pre}, {wt}, out={out})"]
+
+
+def _weighted_sum(x: str, terms: list[tuple[float, str]]) -> list[str]:
+    """Lines setting ``x = sum_j c_j * y_j`` (``x`` not among the ``y_j``)."""
+    if not terms:
+        return [f"{x}.zero_()"]
+    c0, y0 = terms[0]
+    lines = [f"{x}.copy_({y0})" if c0 == 1.0 else f"torch.mul({y0}, {lit(c0)}, out={x})"]
+    return lines + [_axpy(x, c, y) for c, y in terms[1:]]
+
+
+def _axpy(x: str, c: float, y: str) -> str:
+    if c == 1.0:
+        return f"{x}.add_({y})"
+    if c == -1.0:
+        return f"{x}.sub_({y})"
+    return f"{x}.add_({y}, alpha={lit(c)})"
+
+
+@register(Integrate)
+def _integrate(op: Integrate, em: Emitter) -> list[str]:
+    x = em.v(op.var)
+    if op.tau is None:
+        if op.noise_sigma:
+            raise ValueError(
+                f"Integrate '{op.name}': an instantaneous compartment (tau=None) cannot be "
+                f"noisy (noise_sigma={op.noise_sigma}); give it a time constant"
+            )
+        if any(v == op.var for _, v in op.inputs):
+            raise ValueError(
+                f"Integrate '{op.name}': instantaneous '{op.var}' reads itself; give it a "
+                "time constant or fold the self-input into 'leak'"
+            )
+        if op.leak == 0:
+            raise ValueError(f"Integrate '{op.name}': instantaneous with leak=0 divides by 0")
+        return _weighted_sum(x, [(c / op.leak, em.v(v)) for c, v in op.inputs])
+    if op.tau <= 0:
+        raise ValueError(f"Integrate '{op.name}': tau must be > 0 or None, got {op.tau}")
+    a = em.dt / op.tau
+    gain = 1.0 - a * op.leak + a * sum(c for c, v in op.inputs if v == op.var)
+    terms = [(a * c, em.v(v)) for c, v in op.inputs if v != op.var]
+    if gain == 0.0:
+        lines = _weighted_sum(x, terms)
+    else:
+        lines = [] if gain == 1.0 else [f"{x}.mul_({lit(gain)})"]
+        lines += [_axpy(x, c, y) for c, y in terms]
+    if op.noise_sigma:
+        g = em.generator(op.name, op.noise_seed)
+        nz = em.scratch(f"noise_{op.name}", em.size(op.var))
+        scale = op.noise_sigma * math.sqrt(em.dt) / op.tau
+        lines += [f"torch.randn({nz}.shape, generator={g}, out={nz})", _axpy(x, scale, nz)]
+    return lines
+
+
+@register(Nonlinearity)
+def _nonlinearity(op: Nonlinearity, em: Emitter) -> list[str]:
+    check_fn(op.fn, f"Nonlinearity '{op.name}'")
+    return [phi_into(op.fn, em.v(op.src), em.v(op.dst))]
+
+
+@register(Copy)
+def _copy(op: Copy, em: Emitter) -> list[str]:
+    return [f"{em.v(op.dst)}.copy_({em.v(op.src)})"]
+
+
+@register(OutputTarget)
+def _target(op: OutputTarget, em: Emitter) -> list[str]:
+    """DFC eq. 3: ``r* = r_L - lam dL/dr_L`` (mse: ``2(r-y)/n``; CE: ``softmax(r)-y``)."""
+    out, r, y = em.v(op.out), em.v(op.output), em.v(op.label)
+    if op.loss == "given":
+        return [f"{out}.copy_({y})"]
+    if op.loss == "mse":
+        c = 2.0 * op.lam / em.size(op.output)
+        return [f"{out}.copy_({r} - {lit(c)} * ({r} - {y}))"]
+    if op.loss == "cross_entropy":
+        return [f"{out}.copy_({r} - {lit(op.lam)} * (torch.softmax({r}, dim=-1) - {y}))"]
+    raise ValueError(f"OutputTarget '{op.name}': unknown loss {op.loss!r}")
+
+
+@register(SpikeSoma)
+def _spikes(op: SpikeSoma, em: Emitter) -> list[str]:
+    """Poisson spikes with ``p = max_rate * rate * dt``, ``rate = (phi + offset)/span``;
+    ``dst = span * trace - offset`` with a synaptic trace decaying as
+    ``exp(-dt/tau_syn)`` whose jump per spike makes its mean equal ``rate``."""
+    if op.model != "poisson":
+        raise NotImplementedError(
+            f"SpikeSoma '{op.name}': model={op.model!r} is brian2-only; the torch backend "
+            "supports model='poisson' (use neurosim.backends.brian2 for 'lif')"
+        )
+    check_fn(op.fn, f"SpikeSoma '{op.name}'")
+    offset, span = RATE_RANGE.get(op.fn, (0.0, 1.0))
+    offset = op.extra.get("offset", offset)
+    span = op.extra.get("span", span)
+    n = em.size(op.dst)
+    tmp, trace = em.scratch(f"rate_{op.name}", n), em.hidden(f"trace_{op.name}", n)
+    g = em.generator(op.name, op.seed)
+    decay = math.exp(-em.dt / op.tau_syn)
+    jump = (1.0 - decay) / (op.max_rate * em.dt)
+    p_scale = op.max_rate * em.dt / span
+    return [
+        phi_into(op.fn, em.v(op.src), tmp),
+        f"{tmp}.add_({lit(offset)}).mul_({lit(p_scale)}).clamp_(0.0, 1.0)",
+        f"torch.bernoulli({tmp}, generator={g}, out={tmp})",
+        f"{trace}.mul_({lit(decay)}).add_({tmp}, alpha={lit(jump)})",
+        f"torch.mul({trace}, {lit(span)}, out={em.v(op.dst)}).sub_({lit(offset)})",
+    ]

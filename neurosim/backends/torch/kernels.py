@@ -1,0 +1,63 @@
+"""Source templates of the elementwise kernels the code generator inlines.
+
+Every template writes into a preallocated tensor (``out=`` or an in-place method),
+so a generated step allocates nothing for the nonlinearities of
+:data:`neurosim.ir.ops.NONLINEARITIES`:
+
+=============  ==========================================
+``linear``     ``phi(v) = v``
+``tanh``       ``phi(v) = tanh(v)``
+``relu``       ``phi(v) = max(v, 0)``
+``logistic``   ``phi(v) = 1 / (1 + exp(-v))``
+``softplus``   ``phi(v) = log(1 + exp(v))``
+``leaky_relu`` ``phi(v) = max(v, LEAKY_SLOPE * v)``
+=============  ==========================================
+"""
+
+from __future__ import annotations
+
+import zlib
+
+import torch
+
+from neurosim.ir.ops import NONLINEARITIES
+
+#: negative-side slope of ``leaky_relu`` (torch's default).
+LEAKY_SLOPE = 0.01
+
+_INTO = {
+    "linear": "{dst}.copy_({src})",
+    "tanh": "torch.tanh({src}, out={dst})",
+    "relu": "torch.clamp({src}, min=0.0, out={dst})",
+    "logistic": "torch.sigmoid({src}, out={dst})",
+    "softplus": "{dst}.copy_(F.softplus({src}))",
+    "leaky_relu": "{dst}.copy_(F.leaky_relu({src}, " + repr(LEAKY_SLOPE) + "))",
+}
+
+#: ``(offset, span)`` mapping ``phi`` to a spike probability in [0, 1] (SpikeSoma).
+RATE_RANGE = {"tanh": (1.0, 2.0), "logistic": (0.0, 1.0)}
+
+
+def check_fn(fn: str, where: str) -> None:
+    """Raise a ValueError naming ``where`` if ``fn`` is not a known nonlinearity."""
+    if fn not in NONLINEARITIES:
+        raise ValueError(f"{where}: unknown nonlinearity {fn!r}; use one of {NONLINEARITIES}")
+
+
+def phi_into(fn: str, src: str, dst: str) -> str:
+    """One source line computing ``dst = phi(src)`` in place into ``dst``."""
+    if fn == "linear" and src == dst:
+        return "pass"
+    return _INTO[fn].format(src=src, dst=dst)
+
+
+def default_seed(op_name: str) -> int:
+    """Stable seed for an op without ``noise_seed`` (CRC32 of its name)."""
+    return zlib.crc32(op_name.encode())
+
+
+def make_generator(seed: int, device: torch.device) -> torch.Generator:
+    """A ``torch.Generator`` on ``device`` seeded with ``seed``."""
+    g = torch.Generator(device=device)
+    g.manual_seed(int(seed) % (2**63))
+    return g

@@ -1,0 +1,184 @@
+"""Accumulation of :class:`~neurosim.ir.ops.LocalPlasticity` updates.
+
+A rule samples ``delta[k] = f(post[k]) - f(post_baseline[k])`` and ``pre[k]`` at its
+place in the step; the update it hands back is (DFC eq. 5 / eq. 13, App. E)
+
+.. math::
+    \\Delta W = \\frac{\\text{scale}}{B N} \\sum_{k} \\sum_b \\delta_b[k]\\,
+                \\text{pre}_b[k]^T - \\text{decay}\\, W, \\qquad
+    \\Delta b = \\frac{\\text{scale}}{B N} \\sum_k \\sum_b \\delta_b[k]
+
+with ``N = T`` (window ``all``, initial state included), ``N = steps``
+(window ``steps``) or ``N = 1`` (window ``last``). Strategies, chosen per rule:
+
+``sum``     ``pre`` is constant over the run (e.g. the image ``x``): keep the running
+            sum ``S = sum_k delta[k]`` (one in-place add per step); at the end
+            ``Delta W = S^T pre`` is one matmul.
+``buffer``  ``pre`` varies: write ``delta[k]``, ``pre[k]`` into (K, B, n) chunk buffers;
+            each full chunk becomes one ``(n_post, K*B) @ (K*B, n_pre)`` matmul.
+``final``   window ``last`` and nothing after the rule changes what it reads: evaluate
+            once on the final state (no per-step work).
+``online``  ``plasticity="online"``: ``W <- W + lr*dt*Delta W_k`` every step (``addmm_``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import torch
+
+from neurosim.backends.torch.codegen import Emitter, sanitize
+from neurosim.backends.torch.kernels import check_fn, phi_into
+from neurosim.ir.ops import LocalPlasticity
+
+Known = Mapping[tuple[str, str], str]
+
+
+class RulePlan:
+    """How one plasticity op is sampled, accumulated and finalised."""
+
+    def __init__(
+        self, op: LocalPlasticity, em: Emitter, invariant: set[str], safe_last: bool, mode: str
+    ) -> None:
+        check_fn(op.fn, f"LocalPlasticity '{op.name}'")
+        if op.window not in ("all", "last", "steps"):
+            raise ValueError(f"LocalPlasticity '{op.name}': unknown window {op.window!r}")
+        self.op, self.em = op, em
+        self.key = sanitize(op.name)
+        self.n_post, self.n_pre = em.size(op.post), em.size(op.pre)
+        self.base_invariant = op.post_baseline is not None and op.post_baseline in invariant
+        if mode == "online" and op.window != "last":
+            self.strategy = "online"
+        elif op.window == "last":
+            self.strategy = "final" if safe_last else "buffer"
+        else:
+            self.strategy = "sum" if op.pre in invariant else "buffer"
+        self.samples_initial = op.window == "all"
+        self.slot = "0" if op.window == "last" else "j"
+
+    # -- generated source -------------------------------------------------------------
+    def _phi(self, var: str, known: Known, tag: str) -> tuple[list[str], str]:
+        """Lines and the expression of ``f(var)``, reusing a known ``dst = f(var)``."""
+        fn = self.op.fn
+        if fn == "linear":
+            return [], self.em.v(var)
+        if (fn, var) in known:
+            return [], self.em.v(known[(fn, var)])
+        tmp = self.em.scratch(f"{tag}_{self.key}", self.em.size(var))
+        return [phi_into(fn, self.em.v(var), tmp)], tmp
+
+    def _fbase(self, known: Known) -> tuple[list[str], str | None]:
+        base = self.op.post_baseline
+        if base is None:
+            return [], None
+        if self.base_invariant:
+            return [], self.em.v(base) if self.op.fn == "linear" else f"fb_{self.key}"
+        return self._phi(base, known, "fbase")
+
+    def prepare_lines(self) -> list[str]:
+        """Once per run, after hoisting: ``f(post_baseline)`` if it is constant."""
+        if self.base_invariant and self.op.fn != "linear" and self.strategy != "final":
+            self.em.scratch(f"fb_{self.key}", self.n_post)  # allocated with the scratch
+            return [phi_into(self.op.fn, self.em.v(self.op.post_baseline), f"s_fb_{self.key}")]
+        return []
+
+    def _delta_into(self, dst: str, known: Known) -> list[str]:
+        lines, fpost = self._phi(self.op.post, known, "fpost")
+        blines, fbase = self._fbase(known)
+        lines += blines
+        if fbase is None:
+            return lines + [f"{dst}.copy_({fpost})"]
+        return lines + [f"torch.sub({fpost}, {fbase}, out={dst})"]
+
+    def sample_lines(self, known: Known) -> list[str]:
+        """Lines run at the rule's place in the step (``j`` = chunk slot)."""
+        head = [f"# {self.op.name} [{self.strategy}]: {self.op.describe()}"]
+        if self.strategy == "final":
+            return []
+        if self.strategy == "sum":
+            lines, fpost = self._phi(self.op.post, known, "fpost")
+            S = f"S_{self.key}"
+            lines.append(f"{S}.add_({fpost})")
+            if self.op.post_baseline is not None and not self.base_invariant:
+                blines, fbase = self._fbase(known)
+                lines += blines + [f"{S}.sub_({fbase})"]
+            return head + lines
+        if self.strategy == "buffer":
+            slot = self.slot
+            return head + self._delta_into(f"P_{self.key}[{slot}]", known) + [
+                f"R_{self.key}[{slot}].copy_({self.em.v(self.op.pre)})"
+            ]
+        tmp = self.em.scratch(f"delta_{self.key}", self.n_post)
+        W = self.em.v(self.op.weight)
+        lines = self._delta_into(tmp, known)
+        lines.append(
+            f"{W}.addmm_({tmp}.t(), {self.em.v(self.op.pre)}, beta=ob_{self.key}, "
+            f"alpha=oa_{self.key})"
+        )
+        if self.op.bias:
+            lines.append(f"{self.em.v(self.op.bias)}.add_({tmp}.sum(0), alpha=oa_{self.key})")
+        return head + lines
+
+    # -- runtime ----------------------------------------------------------------------
+    def allocate(self, ns: dict, batch: int, chunk: int, like: torch.Tensor) -> None:
+        """(Re)create this rule's accumulators in the namespace ``ns``."""
+        k = self.key
+        opts = {"dtype": like.dtype, "device": like.device}
+        ns[f"accW_{k}"] = torch.zeros(self.n_post, self.n_pre, **opts)
+        ns[f"accb_{k}"] = torch.zeros(self.n_post, **opts)
+        if self.strategy == "sum":
+            ns[f"S_{k}"] = torch.zeros(batch, self.n_post, **opts)
+        if self.strategy == "buffer":
+            slots = 1 if self.op.window == "last" else chunk
+            for name, n in ((f"Pbuf_{k}", self.n_post), (f"Rbuf_{k}", self.n_pre)):
+                buf = ns.get(name)
+                if buf is None or buf.shape != (slots, batch, n) or buf.dtype != like.dtype:
+                    buf = torch.empty(slots, batch, n, **opts)
+                ns[name] = buf
+                ns[name[0]+ "_" + k] = list(buf.unbind(0))
+
+    def set_online(self, ns: dict, lr: float, dt: float, batch: int) -> None:
+        """Constants of the online update ``W <- (1 - lr dt decay) W + lr dt scale/B ...``."""
+        ns[f"ob_{self.key}"] = 1.0 - lr * dt * self.op.decay
+        ns[f"oa_{self.key}"] = lr * dt * self.op.scale / batch
+
+    def flush(self, ns: dict, lo: int, hi: int) -> None:
+        """Fold buffered slots ``lo:hi`` into the accumulators (one matmul)."""
+        if self.strategy != "buffer" or hi <= lo:
+            return
+        k = self.key
+        P = ns[f"Pbuf_{k}"][lo:hi].reshape(-1, self.n_post)
+        R = ns[f"Rbuf_{k}"][lo:hi].reshape(-1, self.n_pre)
+        ns[f"accW_{k}"].addmm_(P.t(), R)
+        if self.op.bias:
+            ns[f"accb_{k}"].add_(P.sum(0))
+
+    def finalize(self, ns: dict, n_samples: int, batch: int) -> dict[str, torch.Tensor]:
+        """The update ``{weight: Delta W, bias: Delta b}`` averaged over batch and window."""
+        k, op = self.key, self.op
+        accW, accb = ns[f"accW_{k}"], ns[f"accb_{k}"]
+        if self.strategy == "sum":
+            S = ns[f"S_{k}"]
+            if self.base_invariant:
+                S = S - n_samples * ns[f"s_fb_{k}"] if op.fn != "linear" else (
+                    S - n_samples * ns[self.em.v(op.post_baseline)])
+            accW.addmm_(S.t(), ns[self.em.v(op.pre)])
+            accb.add_(S.sum(0))
+        elif self.strategy == "final":
+            delta = _apply(op.fn, ns[self.em.v(op.post)])
+            if op.post_baseline is not None:
+                delta = delta - _apply(op.fn, ns[self.em.v(op.post_baseline)])
+            accW.addmm_(delta.t(), ns[self.em.v(op.pre)])
+            accb.add_(delta.sum(0))
+        c = op.scale / (batch * n_samples)
+        W = ns[self.em.v(op.weight)]
+        out = {op.weight: accW * c - op.decay * W if op.decay else accW * c}
+        if op.bias:
+            out[op.bias] = accb * c
+        return out
+
+
+def _apply(fn: str, x: torch.Tensor) -> torch.Tensor:
+    out = torch.empty_like(x)
+    exec(phi_into(fn, "x", "out"), {"torch": torch, "F": torch.nn.functional, "x": x, "out": out})
+    return out

@@ -1,0 +1,28 @@
+"""Training of :class:`models.base.TrainableModel` s: run configs, the DFC schedule,
+checkpoints and resume, metrics and plots (``neurosim train``)."""
+
+from neurosim.training.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from neurosim.training.config import (
+    ConfigError,
+    RunConfig,
+    Schedule,
+    default_config,
+    load_config,
+)
+from neurosim.training.loop import TrainingDivergedError, train
+from neurosim.training.tasks import TASKS, TaskSpec
+
+__all__ = [
+    "TASKS",
+    "CheckpointError",
+    "ConfigError",
+    "RunConfig",
+    "Schedule",
+    "TaskSpec",
+    "TrainingDivergedError",
+    "default_config",
+    "load_checkpoint",
+    "load_config",
+    "save_checkpoint",
+    "train",
+]

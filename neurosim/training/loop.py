@@ -1,0 +1,399 @@
+"""The training loop: DFC schedule, evaluation, checkpoints, resume, divergence checks.
+
+Schedule (DFC App. F.2, DFC.md §1.8):
+
+1. ``epochs_fb`` pre-training epochs: feedback passes only (skipped for models
+   without a feedback phase);
+2. each epoch: (a) one feedback pass unless the model has none, (b) one forward
+   pass, (c) ``extra_fb_epochs`` further feedback passes, then evaluation of the
+   feedforward output on the validation and test sets.
+
+Every pass draws a fresh permutation of the training set from one seeded
+``torch.Generator``; the config's ``seed`` also seeds torch, numpy, python and the
+model, so it determines the run. A checkpoint is written after every pre-training
+epoch and every epoch. **Interrupts (Ctrl-C)**: the work since the last completed
+(pre-training) epoch is discarded; the checkpoint on disk is that epoch's, and
+``resume=True`` continues from it exactly (same weights, optimiser and RNG states,
+hence the same batches and the same metrics as an uninterrupted run).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from models import registry
+from models.base import TrainableModel
+from neurosim.training import metrics as mlog
+from neurosim.training import plots
+from neurosim.training.checkpoint import (
+    CheckpointError,
+    load_checkpoint,
+    rng_state,
+    save_checkpoint,
+    set_rng_state,
+)
+from neurosim.training.config import ConfigError, RunConfig, config_from_dict, load_config
+from neurosim.training.data import (
+    TensorSplit,
+    TrainingData,
+    batches,
+    evaluate,
+    load_for_config,
+    n_batches,
+    prepare_data,
+)
+
+CHECKPOINT = "checkpoint.pt"
+#: config keys that may change when a run is resumed
+RESUMABLE_CHANGES = ("epochs", "device", "diagnostics", "data_dir")
+
+
+class TrainingDivergedError(RuntimeError):
+    """The loss or the weights became NaN/inf; the message names the likely cause."""
+
+
+def train(
+    config: RunConfig | dict[str, Any] | str | Path,
+    out_dir: str | Path,
+    resume: bool = False,
+    progress: bool | None = None,
+    *,
+    dataset: Any = None,
+) -> dict[str, Any]:
+    """Train ``config.model`` on ``config.dataset`` and write the run to ``out_dir``.
+
+    Parameters
+    ----------
+    config
+        A :class:`RunConfig`, its mapping, or the path of a config YAML.
+    out_dir
+        Run directory: ``config.yaml``, ``metrics.jsonl``, ``checkpoint.pt``,
+        ``summary.json`` and the PNG plots.
+    resume
+        Continue the run in ``out_dir`` from its checkpoint (``config`` may only
+        change ``epochs``, ``device``, ``diagnostics`` and ``data_dir``).
+    progress
+        Show tqdm bars; ``None``: only when stderr is a terminal.
+    dataset
+        A preloaded :class:`neurosim.data.Dataset` (default: ``load_dataset``).
+
+    Returns
+    -------
+    dict
+        The best-validation summary (``summary.json``) plus ``out_dir``,
+        ``metrics_path`` and ``plots``.
+    """
+    cfg = _as_config(config)
+    out = Path(out_dir)
+    ckpt_path = out / CHECKPOINT
+    state = _resume_state(cfg, ckpt_path) if resume else None
+    if state is None and ckpt_path.exists():
+        raise FileExistsError(
+            f"{out} already holds a training run ({CHECKPOINT}); pass resume=True "
+            "(--resume) to continue it, or choose another output directory"
+        )
+    device = _resolve_device(cfg.device)
+    data = prepare_data(dataset if dataset is not None else load_for_config(cfg), cfg, device)
+    _seed_everything(cfg.seed)
+    dtype = getattr(torch, cfg.dtype)
+    model = registry.create(
+        cfg.model, data.task, cfg.model_params(), device=device, dtype=dtype, seed=cfg.seed
+    )
+    data_gen = torch.Generator(device="cpu").manual_seed(cfg.seed)
+    run = _Run(cfg, out, model, data, data_gen, progress)
+    out.mkdir(parents=True, exist_ok=True)
+    if state is not None:
+        run.restore(state)
+    run.save_config()
+    mlog.write_jsonl(run.records, out / "metrics.jsonl")
+    try:
+        run.execute()
+    except KeyboardInterrupt:
+        print(
+            f"\ninterrupted: the checkpoint in {out} holds {run.position_text()}; "
+            "continue with --resume",
+            file=sys.stderr,
+        )
+        raise
+    return run.finish()
+
+
+def _as_config(config: RunConfig | dict[str, Any] | str | Path) -> RunConfig:
+    if isinstance(config, RunConfig):
+        return config
+    if isinstance(config, dict):
+        return config_from_dict(config)
+    return load_config(config)
+
+
+def _resume_state(cfg: RunConfig, ckpt_path: Path) -> dict[str, Any]:
+    if not ckpt_path.exists():
+        raise CheckpointError(
+            f"cannot resume: no {CHECKPOINT} in {ckpt_path.parent}; drop --resume to start a run"
+        )
+    state = load_checkpoint(ckpt_path)
+    saved = config_from_dict(state["config"], source=f"{ckpt_path} (saved config)")
+    new, old = cfg.to_dict(), saved.to_dict()
+    new["params"], old["params"] = cfg.model_params(), saved.model_params()
+    changed = sorted(k for k in new if k not in RESUMABLE_CHANGES and new[k] != old[k])
+    if changed:
+        raise ConfigError(
+            f"cannot resume {ckpt_path.parent}: the config differs from the saved run in "
+            f"{changed} (only {list(RESUMABLE_CHANGES)} may change); use the run's "
+            "config.yaml or a new output directory"
+        )
+    return state
+
+
+def _resolve_device(name: str) -> torch.device:
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(
+            f"device {name!r} requested but torch.cuda.is_available() is False; use --device cpu"
+        )
+    return torch.device(name)
+
+
+def _seed_everything(seed: int) -> None:
+    torch.manual_seed(seed)
+    np.random.seed(seed % 2**32)
+    random.seed(seed)
+
+
+def divergence_hint(model: TrainableModel) -> str:
+    """Most likely cause of a NaN/inf for this model family."""
+    hint = getattr(model, "divergence_hint", None)
+    if hint:
+        return str(hint)
+    if model.name.startswith("dfc"):
+        return (
+            "the controller is probably unstable: raise alpha_di (or alpha_fb) or k_p, "
+            "or lower dt_di (dt_di_fb) in params"
+        )
+    return "the learning rate is probably too high: lower params.lr"
+
+
+class _Run:
+    """State of one run: model, data order, schedule position and records."""
+
+    def __init__(
+        self,
+        cfg: RunConfig,
+        out: Path,
+        model: TrainableModel,
+        data: TrainingData,
+        data_gen: torch.Generator,
+        progress: bool | None,
+    ) -> None:
+        self.cfg, self.out, self.model, self.data, self.data_gen = cfg, out, model, data, data_gen
+        self.show = sys.stderr.isatty() if progress is None else progress
+        self.pretrain_done = 0
+        self.epochs_done = 0
+        self.records: list[dict[str, Any]] = []
+        self.model_reports_errors: bool | None = None
+
+    # -- persistence ------------------------------------------------------------------
+    def save_config(self) -> None:
+        self.cfg.with_overrides(params=self.cfg.model_params()).save(self.out / "config.yaml")
+
+    def checkpoint(self) -> None:
+        state = {
+            "config": self.cfg.to_dict(),
+            "model_name": self.model.name,
+            "model": self.model.state_dict(),
+            "optimizers": {k: o.state_dict() for k, o in self.model.optimizers().items()},
+            "rng": rng_state(self.data_gen, self.model),
+            "position": {"pretrain_done": self.pretrain_done, "epochs_done": self.epochs_done},
+            "metrics": self.records,
+        }
+        save_checkpoint(state, self.out / CHECKPOINT)
+
+    def restore(self, state: dict[str, Any]) -> None:
+        if state.get("model_name") != self.model.name:
+            raise CheckpointError(
+                f"checkpoint in {self.out} is of model {state.get('model_name')!r}, "
+                f"not {self.model.name!r}"
+            )
+        device = next(iter(self.model.parameters())).device
+        self.model.load_state_dict({k: v.to(device) for k, v in state["model"].items()})
+        opts = self.model.optimizers()
+        if sorted(opts) != sorted(state["optimizers"]):
+            raise CheckpointError(
+                f"checkpoint optimisers {sorted(state['optimizers'])} do not match the "
+                f"model's {sorted(opts)}"
+            )
+        for key, opt in opts.items():
+            opt.load_state_dict(state["optimizers"][key])
+        set_rng_state(state["rng"], self.data_gen, self.model)
+        self.pretrain_done = int(state["position"]["pretrain_done"])
+        self.epochs_done = int(state["position"]["epochs_done"])
+        self.records = list(state["metrics"])
+
+    def position_text(self) -> str:
+        if self.epochs_done == 0 and self.pretrain_done > 0:
+            return f"pre-training epoch {self.pretrain_done}/{self.cfg.schedule.epochs_fb}"
+        return f"epoch {self.epochs_done}/{self.cfg.epochs}"
+
+    # -- schedule ---------------------------------------------------------------------
+    def execute(self) -> None:
+        cfg, fb = self.cfg, self.model.has_feedback_phase
+        n_pre = cfg.schedule.epochs_fb if fb else 0
+        for k in range(self.pretrain_done, n_pre):
+            t0 = time.perf_counter()
+            m = self.run_pass("feedback", f"pre-train {k + 1}/{n_pre}")
+            rec = {"phase": "pretrain", "pretrain_epoch": k + 1}
+            rec.update({f"fb_{key}": v for key, v in m.items()})
+            rec["seconds"] = time.perf_counter() - t0
+            self.pretrain_done = k + 1
+            self.commit(rec)
+        for epoch in range(self.epochs_done + 1, cfg.epochs + 1):
+            self.commit(self.run_epoch(epoch))
+
+    def run_epoch(self, epoch: int) -> dict[str, Any]:
+        cfg, fb = self.cfg, self.model.has_feedback_phase
+        tag = f"epoch {epoch}/{cfg.epochs}"
+        t0 = time.perf_counter()
+        fb_metrics: list[dict[str, float]] = []
+        if fb:
+            fb_metrics.append(self.run_pass("feedback", f"{tag} feedback"))
+        fwd = self.run_pass("forward", f"{tag} forward")
+        if fb:
+            for j in range(cfg.schedule.extra_fb_epochs):
+                fb_metrics.append(self.run_pass("feedback", f"{tag} feedback +{j + 1}"))
+        rec: dict[str, Any] = {"phase": "train", "epoch": epoch}
+        rec["train_loss"] = fwd.pop("loss", float("nan"))
+        if "error" in fwd:
+            rec["train_error"] = fwd.pop("error")
+        rec.update({f"train_{k}": v for k, v in fwd.items()})
+        for k, v in _mean_records(fb_metrics).items():
+            rec[f"fb_{k}"] = v
+        for name, split in (("val", self.data.val), ("test", self.data.test)):
+            if split is not None:
+                ev = evaluate(self.model, split)
+                rec[f"{name}_loss"] = ev["loss"]
+                if "error" in ev:
+                    rec[f"{name}_error"] = ev["error"]
+        rec["seconds"] = time.perf_counter() - t0
+        self.check_finite(epoch, "evaluation", None, rec.get("test_loss"))
+        if cfg.diagnostics:
+            rec.update(self.diagnostics())
+        return rec
+
+    def commit(self, rec: dict[str, Any]) -> None:
+        """Record a finished (pre-training) epoch and checkpoint it."""
+        if rec["phase"] == "train":
+            self.epochs_done = rec["epoch"]
+        self.records.append(rec)
+        mlog.append_jsonl(rec, self.out / "metrics.jsonl")
+        self.checkpoint()
+        mlog.write_summary(
+            mlog.summarize(self.records, self.data.task.kind), self.out / "summary.json"
+        )
+
+    def run_pass(self, phase: str, desc: str) -> dict[str, float]:
+        """One shuffled pass over the training set; mean metrics over its batches
+        (``error``: fraction of misclassified samples before each update)."""
+        split = self.data.train
+        sums: dict[str, float] = defaultdict(float)
+        counts: dict[str, int] = defaultdict(int)
+        n_err, n_seen = 0.0, 0
+        classification = self.data.task.kind == "classification"
+        total = n_batches(len(split), self.cfg.batch_size)
+        bar = tqdm(total=total, desc=desc, disable=not self.show, leave=False, dynamic_ncols=True)
+        with bar:
+            for b, (x, y) in enumerate(batches(split, self.cfg.batch_size, self.data_gen)):
+                pre_errors = None
+                if phase == "forward" and classification and self.model_reports_errors is not True:
+                    with torch.no_grad():
+                        pre_errors = float(self.model.task.errors(self.model(x), y))
+                m = {k: float(v) for k, v in self.model.train_batch(x, y, phase).items()}
+                if phase == "forward":
+                    if self.model_reports_errors is None:
+                        self.model_reports_errors = "errors" in m
+                    errors = m.pop("errors", pre_errors)
+                    if errors is not None:
+                        n_err += errors
+                    n_seen += x.shape[0]
+                    self.check_finite(self.epochs_done + 1, phase, b, m.get("loss"))
+                for k, v in m.items():
+                    sums[k] += v
+                    counts[k] += 1
+                post = {"loss": f"{sums['loss'] / max(counts['loss'], 1):.4f}"} if counts else {}
+                if phase == "forward" and classification and n_seen:
+                    post["acc"] = f"{100 * (1 - n_err / n_seen):.2f}%"
+                bar.set_postfix(post, refresh=False)
+                bar.update()
+        self.check_finite(self.epochs_done + 1, phase, None, None)
+        out = {k: sums[k] / counts[k] for k in sums}
+        if phase == "forward" and classification and n_seen:
+            out["error"] = n_err / n_seen
+        return out
+
+    def check_finite(self, epoch: int, phase: str, batch: int | None, loss: float | None) -> None:
+        """Raise :class:`TrainingDivergedError` on a NaN/inf loss, or (``batch is None``, end
+        of a pass) on NaN/inf weights."""
+        what = None
+        if loss is not None and not math.isfinite(loss):
+            what = f"the loss is {loss}"
+        elif batch is None:
+            bad = [n for n, p in self.model.named_parameters() if not torch.isfinite(p).all()]
+            if bad:
+                what = f"weights {bad[:4]} contain NaN/inf"
+        if what is None:
+            return
+        where = f"epoch {epoch}, {phase}" + (f" pass, batch {batch}" if batch is not None else "")
+        raise TrainingDivergedError(
+            f"{self.model.name}: training diverged ({where}): {what}. "
+            f"{divergence_hint(self.model)}. The last good checkpoint ({self.position_text()}) "
+            f"is in {self.out}."
+        )
+
+    def diagnostics(self) -> dict[str, float]:
+        probe = self.data.val if self.data.val is not None else self.data.train
+        x, y = probe.X[: self.cfg.batch_size], probe.Y[: self.cfg.batch_size]
+        out = {}
+        for k, v in self.model.diagnostics(x, y).items():
+            if isinstance(v, torch.Tensor) and v.numel() == 1:
+                v = v.item()
+            if isinstance(v, (int, float)) and not isinstance(v, bool):
+                out[k] = float(v)
+        return out
+
+    # -- end of run -------------------------------------------------------------------
+    def finish(self) -> dict[str, Any]:
+        title = f"{self.model.name} on {self.cfg.dataset}"
+        made = [plots.plot_learning_curves(self.records, self.out / "learning_curves.png", title)]
+        diag = plots.plot_diagnostics(self.records, self.out / "diagnostics.png", title)
+        if diag is not None:
+            made.append(diag)
+        if self.data.spec.autoencoder:
+            made.append(
+                plots.plot_reconstructions(
+                    self.model, self.data.test.X, self.out / "reconstructions.png"
+                )
+            )
+        summary = mlog.summarize(self.records, self.data.task.kind)
+        mlog.write_summary(summary, self.out / "summary.json")
+        return {
+            **summary,
+            "out_dir": str(self.out),
+            "metrics_path": str(self.out / "metrics.jsonl"),
+            "plots": [str(p) for p in made],
+        }
+
+
+def _mean_records(records: list[dict[str, float]]) -> dict[str, float]:
+    keys = {k for r in records for k in r}
+    return {k: float(np.mean([r[k] for r in records if k in r])) for k in sorted(keys)}
+
+
+__all__ = ["CHECKPOINT", "TensorSplit", "TrainingDivergedError", "divergence_hint", "train"]

@@ -1,0 +1,91 @@
+"""Per-epoch metrics: ``metrics.jsonl`` and the best-validation summary.
+
+Each line of ``metrics.jsonl`` is one JSON object. Training epochs carry
+``phase="train"``, ``epoch`` (1-based), ``train_loss`` (mean over the forward pass's
+minibatches of the batch loss before each update, as the reference), ``val_error``
+/ ``test_error`` (classification, fractions) or ``val_loss`` / ``test_loss``,
+``seconds`` and, with ``--diagnostics``, the model's diagnostics. Feedback
+pre-training epochs (DFC App. F.2) carry ``phase="pretrain"`` and ``pretrain_epoch``.
+
+The summary follows the paper's protocol: the reported test error is the one at the
+epoch of lowest validation error (lowest validation loss for regression); without a
+validation set, the last epoch.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+
+def write_jsonl(records: list[dict[str, Any]], path: str | Path) -> None:
+    """(Re)write all ``records``, one JSON object per line."""
+    with open(path, "w") as fh:
+        for rec in records:
+            fh.write(json.dumps(_jsonable(rec)) + "\n")
+
+
+def append_jsonl(record: dict[str, Any], path: str | Path) -> None:
+    """Append one record."""
+    with open(path, "a") as fh:
+        fh.write(json.dumps(_jsonable(record)) + "\n")
+
+
+def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
+    """All records of a ``metrics.jsonl`` file."""
+    with open(path) as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
+def _jsonable(rec: dict[str, Any]) -> dict[str, Any]:
+    """NaN/inf become strings so the file stays strict JSON."""
+    out = {}
+    for k, v in rec.items():
+        if isinstance(v, float) and not math.isfinite(v):
+            v = str(v)
+        out[k] = v
+    return out
+
+
+def summarize(records: list[dict[str, Any]], kind: str) -> dict[str, Any]:
+    """Best-validation summary of the training epochs in ``records``.
+
+    Parameters
+    ----------
+    records
+        Metrics records (``phase="pretrain"`` entries are ignored).
+    kind
+        ``"classification"`` (select on ``val_error``) or ``"regression"``
+        (select on ``val_loss``).
+    """
+    epochs = [r for r in records if r.get("phase") == "train"]
+    if not epochs:
+        return {"epochs_completed": 0}
+    key = "val_error" if kind == "classification" else "val_loss"
+    with_val = [r for r in epochs if isinstance(r.get(key), (int, float))]
+    if with_val:
+        best = min(with_val, key=lambda r: r[key])
+        selection = f"lowest {key}"
+    else:
+        best = epochs[-1]
+        selection = "last epoch (no validation set)"
+    last = epochs[-1]
+    report = ("test_error", "test_loss", "val_error", "val_loss", "train_loss", "train_error")
+    summary: dict[str, Any] = {
+        "epochs_completed": last["epoch"],
+        "selection": selection,
+        "best_epoch": best["epoch"],
+        "best": {k: best[k] for k in report if k in best},
+        "final": {k: last[k] for k in report if k in last},
+        "total_seconds": sum(r.get("seconds", 0.0) for r in records),
+    }
+    if kind == "classification" and "test_error" in best:
+        summary["test_accuracy_at_best"] = 1.0 - best["test_error"]
+    return summary
+
+
+def write_summary(summary: dict[str, Any], path: str | Path) -> None:
+    """Write ``summary.json``."""
+    Path(path).write_text(json.dumps(_jsonable(summary), indent=2) + "\n")

@@ -1,0 +1,86 @@
+"""The learning problems ``neurosim train --dataset`` knows (DFC App. F, DFC.md §2).
+
+Each entry says which data set of :mod:`neurosim.data` it reads, the loss, and the
+default architecture (``size_hidden``, ``hidden_activation``, ``output_activation``),
+which a run config may override in its ``params``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """One ``--dataset`` choice.
+
+    Attributes
+    ----------
+    name
+        The ``--dataset`` value, also the folder of its configs
+        (``models/configs/{name}/``).
+    source
+        Name passed to :func:`neurosim.data.load_dataset`.
+    kind
+        ``"classification"`` (cross-entropy, DFC App. F eq. 223) or ``"regression"`` (MSE).
+    autoencoder
+        Targets are the inputs themselves (MNIST autoencoder).
+    architecture
+        Default hidden sizes and activations (keys of the models' Config dataclasses).
+    metric
+        The quantity the experiment reports: ``"test_error"`` (classification),
+        ``"test_loss"`` (regression) or ``"train_loss"`` (MNIST-train, DFC Fig. 4).
+    """
+
+    name: str
+    source: str
+    kind: str
+    autoencoder: bool = False
+    architecture: dict[str, Any] = field(default_factory=dict)
+    metric: str = "test_error"
+
+
+_MLP = {"size_hidden": [256, 256, 256], "hidden_activation": "tanh", "output_activation": "linear"}
+
+TASKS: dict[str, TaskSpec] = {
+    spec.name: spec
+    for spec in (
+        TaskSpec("mnist", "mnist", "classification", architecture=dict(_MLP)),
+        TaskSpec("fashion-mnist", "fashion-mnist", "classification", architecture=dict(_MLP)),
+        TaskSpec(
+            "mnist-train", "mnist", "classification", architecture=dict(_MLP), metric="train_loss"
+        ),
+        TaskSpec(
+            "mnist-autoencoder",
+            "mnist",
+            "regression",
+            autoencoder=True,
+            architecture={
+                "size_hidden": [256, 32, 256],
+                "hidden_activation": ["tanh", "linear", "tanh"],
+                "output_activation": "linear",
+            },
+            metric="test_loss",
+        ),
+        TaskSpec(
+            "student-teacher",
+            "student-teacher",
+            "regression",
+            architecture={
+                "size_hidden": [10, 10],
+                "hidden_activation": "tanh",
+                "output_activation": "linear",
+            },
+            metric="test_loss",
+        ),
+    )
+}
+
+
+def get_task_spec(name: str) -> TaskSpec:
+    """The :class:`TaskSpec` of ``--dataset name``; unknown names list the choices."""
+    try:
+        return TASKS[name]
+    except KeyError:
+        raise ValueError(f"unknown dataset {name!r}; choose one of {sorted(TASKS)}") from None

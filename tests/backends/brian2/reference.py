@@ -1,0 +1,113 @@
+"""A plain numpy interpreter of the IR, written from the op docstrings only.
+
+It is the ground truth of the brian2 equivalence tests (each op runs in list order
+and reads current values; online learning applies ``W += lr*dt*dW_k`` at the
+plasticity op's position for the steps in its window, window "all" also at k = 0).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from neurosim.ir import (
+    Copy,
+    DenseProjection,
+    Integrate,
+    LocalPlasticity,
+    Model,
+    Nonlinearity,
+    OutputTarget,
+)
+
+PHI = {
+    "linear": lambda x: x,
+    "tanh": np.tanh,
+    "relu": lambda x: np.maximum(x, 0.0),
+    "logistic": lambda x: 1.0 / (1.0 + np.exp(-x)),
+    "softplus": lambda x: np.log1p(np.exp(x)),
+    "leaky_relu": lambda x: np.where(x > 0, x, 0.01 * x),
+}
+
+
+def simulate(model: Model, inputs: dict, steps: int, plasticity=None, lr: float = 0.0, params=None):
+    """Return (traces var -> (T, batch, n), updates, final params)."""
+    P = {v.name: np.array(v.value, float) for v in model.of_kind("parameter")}
+    P.update({k: np.array(v, float) for k, v in (params or {}).items()})
+    batch = next(iter(inputs.values())).shape[0] if inputs else 1
+    S = {v.name: np.zeros((batch, v.size)) for v in model.variables.values() if v.kind != "parameter"}
+    S.update({k: np.asarray(v, float) for k, v in inputs.items()})
+    T = steps + 1
+    acc = {}
+    W0 = {k: v.copy() for k, v in P.items()}
+
+    def get(name):
+        return P[name] if name in P else S[name]
+
+    def learn(op, k):
+        gate = {"all": True, "steps": k > 0, "last": k == T - 1}[op.window]
+        if not gate:
+            return
+        f = PHI[op.fn]
+        d = f(S[op.post]) - (f(S[op.post_baseline]) if op.post_baseline else 0.0)
+        dw = d.T @ S[op.pre] / batch
+        if plasticity == "online":
+            P[op.weight] += lr * model.dt * (op.scale * dw - op.decay * P[op.weight])
+            if op.bias:
+                P[op.bias] += lr * model.dt * op.scale * d.mean(0)
+        else:
+            a = acc.setdefault(op.name, [0.0, 0.0, 0])
+            a[0] = a[0] + dw
+            a[1] = a[1] + d.mean(0)
+            a[2] += 1
+
+    def run(op, k):
+        if isinstance(op, DenseProjection):
+            S[op.out] = S[op.pre] @ P[op.weight].T + (P[op.bias] if op.bias else 0.0)
+        elif isinstance(op, Integrate):
+            drive = sum(c * get(v) for c, v in op.inputs) if op.inputs else 0.0
+            if op.tau is None:
+                S[op.var] = drive / op.leak
+            else:
+                x = S[op.var]
+                S[op.var] = x + model.dt / op.tau * (-op.leak * x + drive)
+        elif isinstance(op, Nonlinearity):
+            S[op.dst] = PHI[op.fn](S[op.src])
+        elif isinstance(op, Copy):
+            S[op.dst] = S[op.src].copy()
+        elif isinstance(op, OutputTarget):
+            r, y = S[op.output], S[op.label]
+            if op.loss == "given":
+                S[op.out] = y.copy()
+            elif op.loss == "mse":
+                S[op.out] = r - op.lam * 2.0 * (r - y) / r.shape[-1]
+            else:
+                p = np.exp(r) / np.exp(r).sum(-1, keepdims=True)
+                S[op.out] = r - op.lam * (p - y)
+        elif isinstance(op, LocalPlasticity):
+            if plasticity is not None and k > 0:
+                learn(op, k)
+        else:
+            raise NotImplementedError(type(op).__name__)
+
+    for op in model.init_ops:
+        run(op, 0)
+    if plasticity is not None:
+        for op in model.plasticity_ops:
+            if op.window == "all":
+                learn(op, 0)
+    traces = {name: [S[name].copy()] for name in S}
+    for k in range(1, T):
+        for op in model.step_ops:
+            run(op, k)
+        for name in S:
+            traces[name].append(S[name].copy())
+    updates = {}
+    if plasticity == "accumulate":
+        for op in model.plasticity_ops:
+            s, sb, n = acc.get(op.name, (0.0, 0.0, 1))
+            updates[op.weight] = op.scale * s / n - op.decay * P[op.weight]
+            if op.bias:
+                updates[op.bias] = op.scale * sb / n
+    elif plasticity == "online":
+        updates = {k: P[k] - W0[k] for k in P}
+    return {k: np.stack(v) for k, v in traces.items()}, updates, P

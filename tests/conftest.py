@@ -1,0 +1,16 @@
+"""Shared pytest fixtures. Markers (slow, network, brian2_compile, example) live in pyproject."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture
+def tmp_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty neurosim data cache for this test (``NEUROSIM_CACHE``); ``NEUROSIM_DATA`` unset."""
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("NEUROSIM_CACHE", str(cache))
+    monkeypatch.delenv("NEUROSIM_DATA", raising=False)
+    return cache
