@@ -1,0 +1,13 @@
+"""Reusable microcircuits built from neurosim parts (descriptions + their lowerings).
+
+* :class:`PyramidalLayer` — three-compartment pyramidal layer (DFC eq. 1, App. G).
+* :class:`AutapseIntegrator` — self-connected leaky integrator (DFC App. I eq. 230).
+* :class:`PIController` — error neurons, proportional and integral paths (DFC eq. 3-4).
+"""
+
+from circuits import lowering as _lowering  # noqa: F401  (registers the lowerings)
+from circuits.autapse import AutapseIntegrator
+from circuits.controller import PIController
+from circuits.pyramidal import Noise, PyramidalLayer, SomaModel
+
+__all__ = ["AutapseIntegrator", "Noise", "PIController", "PyramidalLayer", "SomaModel"]

@@ -1,0 +1,57 @@
+"""neurosim: an object-oriented simulator for biologically plausible learning.
+
+describe (``neurosim.core`` objects, ``circuits``, :class:`HierarchyBuilder`) ->
+``neurosim.build(network, dt)`` -> :class:`neurosim.ir.Model` -> a backend
+(``neurosim.backends.torch`` or ``neurosim.backends.brian2``).
+"""
+
+from neurosim.core import (
+    AntiHebbianFeedbackRule,
+    Constant,
+    DendriticPredictionRule,
+    Given,
+    Identity,
+    Input,
+    Network,
+    Normal,
+    PlasticityRule,
+    Population,
+    Probe,
+    Projection,
+    ValidationError,
+    WeightInit,
+    XavierNormal,
+    Zeros,
+)
+from neurosim.ir import lower_core as _lower_core  # noqa: F401  (registers lowerings)
+from neurosim.ir.build import build, register
+from neurosim.graph import HierarchyBuilder, RecurrentLayerBuilder, draw_network
+from neurosim.circuit_yaml import load_circuit, save_circuit  # noqa: E402
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AntiHebbianFeedbackRule",
+    "Constant",
+    "DendriticPredictionRule",
+    "Given",
+    "HierarchyBuilder",
+    "Identity",
+    "Input",
+    "Network",
+    "Normal",
+    "PlasticityRule",
+    "Population",
+    "Probe",
+    "Projection",
+    "RecurrentLayerBuilder",
+    "ValidationError",
+    "WeightInit",
+    "XavierNormal",
+    "Zeros",
+    "build",
+    "draw_network",
+    "load_circuit",
+    "register",
+    "save_circuit",
+]

@@ -2,7 +2,7 @@
 
 Each script ``benchmarks/<which>.py`` must accept ``--quick`` (a short run) and
 ``--json PATH`` (write its results there). With several scripts and ``--json
-out.json``, script ``<which>`` writes ``out_<which>.json``.
+out.json`` (``all``), script ``<which>`` writes ``out_<which>.json``.
 """
 
 from __future__ import annotations
@@ -36,11 +36,16 @@ def register(subparsers) -> None:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
         description=__doc__.split("\n\n", 1)[1],
     )
-    parser.add_argument("which", nargs="?", default="all", choices=("all", *BENCHMARKS))
+    parser.add_argument("which", nargs="?", default="all", choices=("all", *BENCHMARKS),
+                        help="benchmark to run")  # fmt: skip
     parser.add_argument("--quick", action="store_true", help="short runs (passed to the script)")
     parser.add_argument("--json", default=None, metavar="PATH", help="write results as JSON")
-    parser.add_argument("--bench-dir", type=Path, default=None, help="benchmarks directory "
-                        "(default: benchmarks/ of the source tree)")  # fmt: skip
+    parser.add_argument(
+        "--bench-dir",
+        type=Path,
+        default=None,
+        help="benchmarks directory; None: benchmarks/ of the source tree",
+    )
     parser.add_argument("--list", action="store_true", help="list the benchmarks and exit")
     parser.set_defaults(func=run)
 
@@ -71,10 +76,13 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    missing = [name for name in BENCHMARKS if name not in present]
+    print(f"benchmarks in {bench_dir}: present {', '.join(present) or 'none'}; "
+          f"missing {', '.join(missing) or 'none'}", flush=True)  # fmt: skip
     worst = 0
     for name in chosen:
         json_path = args.json
-        if json_path is not None and len(chosen) > 1:
+        if json_path is not None and args.which == "all":
             path = Path(json_path)
             json_path = str(path.with_name(f"{path.stem}_{name}{path.suffix or '.json'}"))
         cmd = command(bench_dir / f"{name}.py", args.quick, json_path)

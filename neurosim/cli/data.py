@@ -18,7 +18,7 @@ def register(subparsers) -> None:
     )  # fmt: skip
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     names = list(list_datasets())
-    dir_help = "directory to search first and store files in (default: $NEUROSIM_DATA or cache)"
+    dir_help = "directory to search first and to store files in; None: $NEUROSIM_DATA, else cache"
 
     actions.add_parser("list", help="list the data sets", formatter_class=fmt).set_defaults(
         func=run_list
@@ -26,14 +26,14 @@ def register(subparsers) -> None:
     p_fetch = actions.add_parser(
         "fetch", help="download and verify a data set", formatter_class=fmt
     )
-    p_fetch.add_argument("name", choices=names)
+    p_fetch.add_argument("name", choices=names, help="data set")
     p_fetch.add_argument("--data-dir", default=None, help=dir_help)
     p_fetch.set_defaults(func=run_fetch)
 
     p_info = actions.add_parser(
         "info", help="sizes, class counts, checksums, location", formatter_class=fmt
     )
-    p_info.add_argument("name", choices=names)
+    p_info.add_argument("name", choices=names, help="data set")
     p_info.add_argument("--data-dir", default=None, help=dir_help)
     p_info.add_argument("--json", action="store_true", help="print the info as JSON")
     p_info.set_defaults(func=run_info)

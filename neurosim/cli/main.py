@@ -29,13 +29,12 @@ def _version() -> str:
 
 def _register_unavailable(subparsers, name: str, reason: str) -> None:
     parser = subparsers.add_parser(name, help=f"(unavailable: {reason})", add_help=False)
-    parser.add_argument("rest", nargs=argparse.REMAINDER)
 
     def run(args: argparse.Namespace) -> int:
         print(f"neurosim {name}: unavailable: {reason}", file=sys.stderr)
         return 2
 
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=run, unavailable=True)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -69,7 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra and not getattr(args, "unavailable", False):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     func = getattr(args, "func", None)
     if func is None:
         parser.print_help()

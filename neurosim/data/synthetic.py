@@ -110,8 +110,22 @@ def bouncing_balls(
     angle = rng.uniform(0.0, 2 * np.pi, (n_sequences, 1, n_balls))
     norm = rng.uniform(speed[0], speed[1], (n_sequences, 1, n_balls))
     v = np.stack([np.cos(angle), np.sin(angle)], axis=-1) * norm[..., None]
-    t = np.arange(n_steps, dtype=np.float64)[None, :, None, None]
-    q = np.mod(p0 + v * t, 2.0 * span)
+    return fold_positions(radius + p0, v, n_steps, box, radius)
+
+
+def fold_positions(
+    start: np.ndarray, velocity: np.ndarray, n_steps: int, box: float = 1.0, radius: float = 0.1
+) -> np.ndarray:
+    """Exact elastic-wall trajectory: positions at steps ``0..n_steps-1`` along a new axis 1.
+
+    ``start`` and ``velocity`` have shape ``(S, 1, ..., 2)`` (or broadcast to it); the
+    start must lie in ``[r, box - r]``. Uses ``r + tri(start - r + v t)`` (module docstring).
+    """
+    span = box - 2.0 * radius
+    start, velocity = np.asarray(start, dtype=np.float64), np.asarray(velocity, dtype=np.float64)
+    shape = (1, n_steps) + (1,) * (start.ndim - 2)
+    t = np.arange(n_steps, dtype=np.float64).reshape(shape)
+    q = np.mod(start - radius + velocity * t, 2.0 * span)
     return radius + np.where(q <= span, q, 2.0 * span - q)
 
 

@@ -9,7 +9,8 @@ from neurosim.training.config import (
     default_config,
     load_config,
 )
-from neurosim.training.loop import TrainingDivergedError, train
+from neurosim.training.divergence import TrainingDivergedError
+from neurosim.training.loop import train
 from neurosim.training.tasks import TASKS, TaskSpec
 
 __all__ = [

@@ -31,7 +31,7 @@ from typing import Any
 
 import yaml
 
-from neurosim.training.tasks import TASKS, get_task_spec
+from neurosim.training.tasks import TASKS, TaskSpec, get_task_spec
 
 #: folder holding the published configurations
 CONFIG_ROOT = Path(__file__).resolve().parents[2] / "models" / "configs"
@@ -143,7 +143,7 @@ class RunConfig:
         Path(path).write_text(yaml.safe_dump(self.to_dict(), sort_keys=False))
 
 
-def get_task_spec_checked(dataset: Any):  # noqa: ANN201 (re-exported helper)
+def get_task_spec_checked(dataset: Any) -> TaskSpec:
     """:func:`get_task_spec` raising :class:`ConfigError`."""
     try:
         return get_task_spec(dataset)

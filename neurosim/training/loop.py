@@ -19,7 +19,6 @@ hence the same batches and the same metrics as an uninterrupted run).
 
 from __future__ import annotations
 
-import math
 import random
 import sys
 import time
@@ -52,14 +51,15 @@ from neurosim.training.data import (
     n_batches,
     prepare_data,
 )
+from neurosim.training.divergence import (
+    TrainingDivergedError,
+    check_finite,
+    divergence_hint,
+)
 
 CHECKPOINT = "checkpoint.pt"
 #: config keys that may change when a run is resumed
 RESUMABLE_CHANGES = ("epochs", "device", "diagnostics", "data_dir")
-
-
-class TrainingDivergedError(RuntimeError):
-    """The loss or the weights became NaN/inf; the message names the likely cause."""
 
 
 def train(
@@ -169,19 +169,6 @@ def _seed_everything(seed: int) -> None:
     random.seed(seed)
 
 
-def divergence_hint(model: TrainableModel) -> str:
-    """Most likely cause of a NaN/inf for this model family."""
-    hint = getattr(model, "divergence_hint", None)
-    if hint:
-        return str(hint)
-    if model.name.startswith("dfc"):
-        return (
-            "the controller is probably unstable: raise alpha_di (or alpha_fb) or k_p, "
-            "or lower dt_di (dt_di_fb) in params"
-        )
-    return "the learning rate is probably too high: lower params.lr"
-
-
 class _Run:
     """State of one run: model, data order, schedule position and records."""
 
@@ -274,7 +261,7 @@ class _Run:
         if "error" in fwd:
             rec["train_error"] = fwd.pop("error")
         rec.update({f"train_{k}": v for k, v in fwd.items()})
-        for k, v in _mean_records(fb_metrics).items():
+        for k, v in mlog.mean_records(fb_metrics).items():
             rec[f"fb_{k}"] = v
         for name, split in (("val", self.data.val), ("test", self.data.test)):
             if split is not None:
@@ -315,7 +302,7 @@ class _Run:
                 if phase == "forward" and classification and self.model_reports_errors is not True:
                     with torch.no_grad():
                         pre_errors = float(self.model.task.errors(self.model(x), y))
-                m = {k: float(v) for k, v in self.model.train_batch(x, y, phase).items()}
+                m = mlog.scalars(self.model.train_batch(x, y, phase))
                 if phase == "forward":
                     if self.model_reports_errors is None:
                         self.model_reports_errors = "errors" in m
@@ -327,7 +314,7 @@ class _Run:
                 for k, v in m.items():
                     sums[k] += v
                     counts[k] += 1
-                post = {"loss": f"{sums['loss'] / max(counts['loss'], 1):.4f}"} if counts else {}
+                post = {"loss": f"{sums['loss'] / counts['loss']:.4f}"} if "loss" in counts else {}
                 if phase == "forward" and classification and n_seen:
                     post["acc"] = f"{100 * (1 - n_err / n_seen):.2f}%"
                 bar.set_postfix(post, refresh=False)
@@ -339,34 +326,16 @@ class _Run:
         return out
 
     def check_finite(self, epoch: int, phase: str, batch: int | None, loss: float | None) -> None:
-        """Raise :class:`TrainingDivergedError` on a NaN/inf loss, or (``batch is None``, end
-        of a pass) on NaN/inf weights."""
-        what = None
-        if loss is not None and not math.isfinite(loss):
-            what = f"the loss is {loss}"
-        elif batch is None:
-            bad = [n for n, p in self.model.named_parameters() if not torch.isfinite(p).all()]
-            if bad:
-                what = f"weights {bad[:4]} contain NaN/inf"
-        if what is None:
-            return
+        """Stop on a NaN/inf loss, or at the end of a pass (``batch is None``) on NaN/inf
+        weights (:func:`neurosim.training.divergence.check_finite`)."""
         where = f"epoch {epoch}, {phase}" + (f" pass, batch {batch}" if batch is not None else "")
-        raise TrainingDivergedError(
-            f"{self.model.name}: training diverged ({where}): {what}. "
-            f"{divergence_hint(self.model)}. The last good checkpoint ({self.position_text()}) "
-            f"is in {self.out}."
-        )
+        context = f"The last good checkpoint ({self.position_text()}) is in {self.out}."
+        check_finite(self.model, where, loss, batch is None, context)
 
     def diagnostics(self) -> dict[str, float]:
         probe = self.data.val if self.data.val is not None else self.data.train
         x, y = probe.X[: self.cfg.batch_size], probe.Y[: self.cfg.batch_size]
-        out = {}
-        for k, v in self.model.diagnostics(x, y).items():
-            if isinstance(v, torch.Tensor) and v.numel() == 1:
-                v = v.item()
-            if isinstance(v, (int, float)) and not isinstance(v, bool):
-                out[k] = float(v)
-        return out
+        return mlog.scalars(self.model.diagnostics(x, y))
 
     # -- end of run -------------------------------------------------------------------
     def finish(self) -> dict[str, Any]:
@@ -389,11 +358,6 @@ class _Run:
             "metrics_path": str(self.out / "metrics.jsonl"),
             "plots": [str(p) for p in made],
         }
-
-
-def _mean_records(records: list[dict[str, float]]) -> dict[str, float]:
-    keys = {k for r in records for k in r}
-    return {k: float(np.mean([r[k] for r in records if k in r])) for k in sorted(keys)}
 
 
 __all__ = ["CHECKPOINT", "TensorSplit", "TrainingDivergedError", "divergence_hint", "train"]

@@ -19,6 +19,9 @@ import math
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import torch
+
 
 def write_jsonl(records: list[dict[str, Any]], path: str | Path) -> None:
     """(Re)write all ``records``, one JSON object per line."""
@@ -89,3 +92,19 @@ def summarize(records: list[dict[str, Any]], kind: str) -> dict[str, Any]:
 def write_summary(summary: dict[str, Any], path: str | Path) -> None:
     """Write ``summary.json``."""
     Path(path).write_text(json.dumps(_jsonable(summary), indent=2) + "\n")
+
+
+def scalars(metrics: dict[str, Any]) -> dict[str, float]:
+    """The numeric scalar entries of a model's metrics (tensors of one element included)."""
+    out = {}
+    for k, v in metrics.items():
+        if isinstance(v, torch.Tensor) and v.numel() == 1:
+            v = v.item()
+        if isinstance(v, (int, float, np.number)) and not isinstance(v, bool):
+            out[k] = float(v)
+    return out
+
+
+def mean_records(records: list[dict[str, float]]) -> dict[str, float]:
+    keys = {k for r in records for k in r}
+    return {k: float(np.mean([r[k] for r in records if k in r])) for k in sorted(keys)}

@@ -152,3 +152,26 @@ def test_npm_absent(tmp_path, monkeypatch):
     monkeypatch.setattr("neurosim.data.sources.shutil.which", lambda name: None)
     with pytest.raises(SourceError, match="npm is not on PATH"):
         NpmPackage("pkg@1.0.0", integrity="sha512-x").pack(tmp_path)
+
+
+def test_http_mirror_on_localhost(setup, tmp_path):
+    import functools
+    import http.server
+    import threading
+
+    arrays, idx_set, mirror, store = setup
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(mirror.root))
+    handler.log_message = lambda *args: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        paths = ensure_files(
+            "mnist", idx_set.specs(), store, [Mirror(url + "/missing"), Mirror(url)]
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+    np.testing.assert_array_equal(read_idx(paths[3]), arrays["test_labels"])
+    assert read_manifest(store)[paths[3].name]["source"] == f"mirror {url}"

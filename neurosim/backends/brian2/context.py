@@ -163,7 +163,14 @@ class LoweringContext:
         g, name = self.home(var), sanitize(var)
         ta = f"ta_{name}"
         self.plan.inputs[var] = ta
-        self.emit(Action(f"input_{name}", g, "step", "input", f"{name} = {ta}(t, i)"))
+        # row of the 2-D TimedArray: the sample (static input) or, for time-varying
+        # inputs, sample*(T-1) + (step that is being computed) - 1 (init reads row 0)
+        row = "(t_in_timesteps // T_sample)"
+        if self.model.variables[var].time_varying:
+            k = "(t_in_timesteps % T_sample)"
+            row = f"({row}*(T_sample - 1) + {k} - 1 + int({k} == 0))"
+        code = f"{name} = {ta}({row}*ta_unit, i)"
+        self.emit(Action(f"input_{name}", g, "step", "input", code))
 
     def emit_zeroing(self) -> None:
         """Init: every per-sample state/current variable is zeroed (``Model.init_ops``)."""

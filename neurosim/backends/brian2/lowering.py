@@ -145,7 +145,9 @@ def _integrate(op: Integrate, ctx: LoweringContext, clock: Clock) -> None:
     """DFC eq. 1 / App. G: ``x += dt/tau*(-leak*x + sum_j c_j y_j) + sigma*sqrt(dt)/tau*xi``."""
     g = ctx.home(op.var)
     x = sanitize(op.var)
-    drive = " + ".join(f"{_num(c)}*{ctx.ref(v, g)}" for c, v in op.inputs) or "0.0"
+    # zero gains are dropped (brian2's simplifier would drop them from the code but
+    # not from its identifier bookkeeping); they add exactly 0 in the torch backend
+    drive = " + ".join(f"{_num(c)}*{ctx.ref(v, g)}" for c, v in op.inputs if c != 0) or "0.0"
     if op.tau is None:
         if op.noise_sigma:
             raise ValueError(
@@ -155,7 +157,8 @@ def _integrate(op: Integrate, ctx: LoweringContext, clock: Clock) -> None:
         code = f"{x} = ({drive})/{_num(op.leak)}"
     else:
         k = ctx.model.dt / op.tau
-        code = f"{x} = {x} + {_num(k)}*(-{_num(op.leak)}*{x} + {drive})"
+        leak = f"-{_num(op.leak)}*{x} + " if op.leak != 0 else ""
+        code = f"{x} = {x} + {_num(k)}*({leak}{drive})"
         if op.noise_sigma:
             amp = op.noise_sigma * ctx.model.dt**0.5 / op.tau
             code += f" + {_num(amp)}*randn()"
@@ -167,7 +170,9 @@ def _integrate(op: Integrate, ctx: LoweringContext, clock: Clock) -> None:
 def _nonlinearity(op: Nonlinearity, ctx: LoweringContext, clock: Clock) -> None:
     """``dst = phi(src)``, cached once per step on the neuron group."""
     g = ctx.home(op.dst)
-    ctx.emit(Action(op.name, g, clock, op.name, f"{sanitize(op.dst)} = {phi(op.fn, ctx.ref(op.src, g))}"))
+    ctx.emit(
+        Action(op.name, g, clock, op.name, f"{sanitize(op.dst)} = {phi(op.fn, ctx.ref(op.src, g))}")
+    )
 
 
 @lowers(Copy)
@@ -290,8 +295,9 @@ def _spike_soma(op: SpikeSoma, ctx: LoweringContext, clock: Clock) -> None:
         )
     else:
         raise ValueError(f"brian2 backend: SpikeSoma '{op.name}' has unknown model {op.model!r}")
+    jump = _num(1.0 / (op.max_rate * op.tau_syn))
     trace = (
-        f"{z} = {z} + {_num(dt / op.tau_syn)}*(-{z}) + {_num(1.0 / (op.max_rate * op.tau_syn))}*{spk}\n"
+        f"{z} = {z} + {_num(dt / op.tau_syn)}*(-{z}) + {jump}*{spk}\n"
         f"{dst} = {_num(span)}*{z} - {_num(offset)}"
     )
     if op.seed is not None:

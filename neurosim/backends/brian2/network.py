@@ -53,8 +53,9 @@ def build(
     """Create groups, synapses, ordered code runners, input arrays and monitors.
 
     ``inputs[name]`` has shape ``(n_samples, batch, size)`` or, for time-varying
-    inputs, ``(n_samples, T, batch, size)``; ``params`` maps weight/bias names to
-    their current values; ``record`` maps group keys to variable names to monitor.
+    inputs, ``(n_samples, T - 1, batch, size)`` (row ``k-1`` drives step ``k``, the init
+    ops read row 0); ``params`` maps weight/bias names to their current values;
+    ``record`` maps group keys to variable names to monitor.
     """
     step = b2.Clock(dt * time_unit, name="neurosim_step_clock")
     init = b2.Clock(T * dt * time_unit, name="neurosim_init_clock")
@@ -98,18 +99,15 @@ def build(
             obj.state_updater.active = False
     for var, ta in plan.inputs.items():
         x = np.asarray(inputs[var], dtype=float)
-        if var in time_varying:
-            values = x.reshape(n_samples * T, -1)
-            built.namespace[ta] = b2.TimedArray(values, dt=dt * time_unit, name=ta)
-        else:
-            values = x.reshape(n_samples, -1)
-            built.namespace[ta] = b2.TimedArray(values, dt=T * dt * time_unit, name=ta)
+        # indexed by an exact integer (step or sample) times ``ta_unit``: no float grid
+        rows = n_samples * (T - 1) if var in time_varying else n_samples
+        built.namespace[ta] = b2.TimedArray(x.reshape(rows, -1), dt=1 * b2.second, name=ta)
     for key, names in record.items():
         if names:
             built.monitors[key] = b2.StateMonitor(
                 groups[key], names, record=True, when="end", clock=step, name=f"mon_{key}"
             )
     built.net.add(*groups.values(), *built.synapses.values(), *built.monitors.values())
-    built.namespace.update(T_sample=T, lr_dt=lr * dt)
+    built.namespace.update(T_sample=T, lr_dt=lr * dt, ta_unit=1 * b2.second)
     built.duration = n_samples * T * dt * time_unit
     return built

@@ -66,13 +66,17 @@ class Brian2Simulator:
             raise ValueError(f"Brian2Simulator: time_unit={self.time_unit!r} must be a time")
         self.hoist = bool(opts.pop("hoist", True))
         if opts:
-            raise ValueError(f"Brian2Simulator: unknown params {sorted(opts)}; use time_unit, hoist")
+            raise ValueError(
+                f"Brian2Simulator: unknown params {sorted(opts)}; use time_unit, hoist"
+            )
         self.parameters = {
             v.name: np.array(v.value, dtype=float, copy=True) for v in model.of_kind("parameter")
         }
         self._plans: dict[str | None, Plan] = {}
         self._inputs: dict[str, np.ndarray] | None = None
         self.last_schedule = ""
+        #: wall-clock of the last run: total, simulation only (standalone: the binary's)
+        self.last_timing: dict[str, float] = {}
 
     def plan(self, plasticity: str | None = "accumulate") -> Plan:
         """The lowered plan for one plasticity mode (cached)."""
@@ -82,7 +86,8 @@ class Brian2Simulator:
 
     # -- interface shared with the torch backend ------------------------------------------
     def reset(self, inputs: dict[str, np.ndarray]) -> None:
-        """Load one batch of inputs: ``(batch, size)`` (time-varying: ``(T, batch, size)``)."""
+        """Load one batch of inputs: ``(batch, size)``; time-varying ``(steps, batch, size)``
+        (row ``k-1`` drives step ``k``, the init ops read row 0, as the torch backend)."""
         self._inputs = {k: np.asarray(v, dtype=float) for k, v in inputs.items()}
 
     def run(
@@ -95,8 +100,10 @@ class Brian2Simulator:
     ) -> RunResult:
         """Simulate ``steps`` Euler steps from the init state of the loaded inputs.
 
-        Traces have shape ``(steps + 1, batch, n)`` (index 0 = initial state). Every
-        call starts from the init ops (no continuation of a previous run).
+        Traces (the model's probes plus ``record``) have shape ``(steps + 1, batch, n)``
+        (row 0 = initial state). Unlike torch, every call starts from the init ops of
+        the loaded inputs (a run is one compiled block; there is no continuation).
+        ``plasticity``: ``"accumulate"``, ``"online"`` or ``"off"``/None.
         """
         if self._inputs is None:
             raise RuntimeError("Brian2Simulator.run: call reset(inputs) first")
@@ -117,7 +124,7 @@ class Brian2Simulator:
         """Simulate a block of samples back to back in one brian2 run.
 
         ``inputs[name]`` has a leading sample axis: ``(n_samples, batch, size)`` (or
-        ``(n_samples, T, batch, size)`` if time-varying). Online learning carries the
+        ``(n_samples, steps, batch, size)`` if time-varying). Online learning carries the
         weights from one sample to the next. Traces: ``(n_samples, T, batch, n)``.
         """
         if steps < 1:
@@ -128,11 +135,12 @@ class Brian2Simulator:
                 "would learn its own weights); use plasticity='accumulate' for batches"
             )
         T = steps + 1
+        plasticity = None if plasticity == "off" else plasticity
         plan = self.plan(plasticity)
         inputs, n_samples = self._check_inputs(inputs, T)
-        record = list(record) if record is not None else [p.var for p in self.model.probes]
+        record = list(dict.fromkeys([p.var for p in self.model.probes] + list(record or [])))
         monitored = self._monitored(plan, record, spikes)
-        key = f"{plan.describe()}|{self.batch_size}|{T}|{n_samples}|{sorted(monitored.items())}"
+        key = f"{plan.describe()}|{self.batch_size}|{sorted(monitored.items())}"
         seeds = [s for s in self._seeds() if s is not None]
         with device(self.target, key) as runner:
             if seeds:
@@ -151,7 +159,9 @@ class Brian2Simulator:
                 time_unit=self.time_unit,
             )
             self.last_schedule = built.net.scheduling_summary().__repr__()
-            runner(built.net, built.duration, built.namespace)
+            total, ran = runner(built.net, built.duration, built.namespace)
+            self.last_timing = {"total_seconds": total, "run_seconds": ran,
+                                "n_samples": n_samples, "steps": steps}  # fmt: skip
             traces = self._read_traces(plan, built, record, spikes, n_samples, T)
             updates = self._read_updates(plan, built, plasticity, T, n_samples)
         return RunResult(traces, updates, steps)
@@ -170,8 +180,11 @@ class Brian2Simulator:
                     f"{[v.name for v in self.model.of_kind('input')]}"
                 )
             x = np.asarray(inputs[var.name], dtype=float)
-            want = (T,) if var.time_varying else ()
-            want += (self.batch_size, var.size)
+            want = (self.batch_size, var.size)
+            if var.time_varying:
+                if x.ndim == 4 and x.shape[1] >= T - 1:
+                    x = x[:, : T - 1]
+                want = (T - 1, *want)
             if x.shape[1:] != want:
                 raise ValueError(
                     f"Brian2Simulator: input '{var.name}' has shape {x.shape[1:]} per "

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -49,39 +50,52 @@ def check_target(target: str) -> str:
 def standalone_cache_dir(key: str) -> Path:
     """Project directory of a standalone build: the neurosim cache, one per structure.
 
-    ``NEUROSIM_CACHE_DIR`` overrides the user cache directory.
+    ``NEUROSIM_BRIAN2_CACHE`` overrides the root ``<user cache>/neurosim/brian2_standalone``.
     """
     import platformdirs
 
-    root = os.environ.get("NEUROSIM_CACHE_DIR") or platformdirs.user_cache_dir("neurosim")
+    env = os.environ.get("NEUROSIM_BRIAN2_CACHE")
+    root = Path(env) if env else Path(platformdirs.user_cache_dir("neurosim")) / "brian2_standalone"
     digest = hashlib.sha1(key.encode()).hexdigest()[:16]
-    return Path(root) / "brian2_standalone" / digest
+    return root / digest
 
 
-Runner = Callable[[b2.Network, b2.Quantity, dict], None]
+Runner = Callable[[b2.Network, b2.Quantity, dict], tuple[float, float]]
 
 
 @contextmanager
 def device(target: str, project_key: str = "") -> Iterator[Runner]:
     """Activate ``target`` while brian2 objects are created and run.
 
-    Yields ``run(net, duration, namespace)``; for ``cpp_standalone`` it also builds,
-    compiles and executes the project, so monitors can be read right after it.
-    The runtime device is restored on exit.
+    Yields ``run(net, duration, namespace) -> (total_seconds, run_seconds)``; for
+    ``cpp_standalone`` it also builds, compiles and executes the project, so monitors
+    can be read right after it, and ``run_seconds`` is the binary's own simulation
+    time (the rest is code generation and compilation). Runtime targets report
+    ``run_seconds = total_seconds`` (their code generation and, for cython, cached
+    compilation happen inside ``Network.run``). The runtime device is restored on exit.
     """
     check_target(target)
     if target != "cpp_standalone":
         b2.set_device("runtime")
         b2.prefs.codegen.target = target
-        yield lambda net, duration, ns: net.run(duration, namespace=ns)
+
+        def run_runtime(net: b2.Network, duration: b2.Quantity, ns: dict) -> tuple[float, float]:
+            t0 = time.perf_counter()
+            net.run(duration, namespace=ns)
+            total = time.perf_counter() - t0
+            return total, total
+
+        yield run_runtime
         return
     directory = standalone_cache_dir(project_key)
     directory.mkdir(parents=True, exist_ok=True)
     b2.set_device("cpp_standalone", directory=str(directory), build_on_run=False)
 
-    def run(net: b2.Network, duration: b2.Quantity, ns: dict) -> None:
+    def run(net: b2.Network, duration: b2.Quantity, ns: dict) -> tuple[float, float]:
+        t0 = time.perf_counter()
         net.run(duration, namespace=ns)
         b2.device.build(directory=str(directory), compile=True, run=True, with_output=False)
+        return time.perf_counter() - t0, float(b2.device._last_run_time)
 
     try:
         yield run

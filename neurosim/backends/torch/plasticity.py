@@ -28,7 +28,7 @@ from collections.abc import Mapping
 import torch
 
 from neurosim.backends.torch.codegen import Emitter, sanitize
-from neurosim.backends.torch.kernels import check_fn, phi_into
+from neurosim.backends.torch.kernels import LEAKY_SLOPE, check_fn, phi_into
 from neurosim.ir.ops import LocalPlasticity
 
 Known = Mapping[tuple[str, str], str]
@@ -54,7 +54,19 @@ class RulePlan:
         else:
             self.strategy = "sum" if op.pre in invariant else "buffer"
         self.samples_initial = op.window == "all"
-        self.slot = "0" if op.window == "last" else "j"
+
+    def slot_args(self) -> tuple[str, ...]:
+        """Arguments of the generated step: this step's slot of the chunk buffers."""
+        if self.strategy != "buffer":
+            return ()
+        return (f"P_{self.key}_j", f"R_{self.key}_j")
+
+    def slot_views(self, ns: dict, j: int) -> tuple[torch.Tensor, ...]:
+        """The tensors passed for :meth:`slot_args` at chunk slot ``j``."""
+        if self.strategy != "buffer":
+            return ()
+        j = 0 if self.op.window == "last" else j
+        return (ns[f"Pbuf_{self.key}"][j], ns[f"Rbuf_{self.key}"][j])
 
     # -- generated source -------------------------------------------------------------
     def _phi(self, var: str, known: Known, tag: str) -> tuple[list[str], str]:
@@ -72,14 +84,16 @@ class RulePlan:
         if base is None:
             return [], None
         if self.base_invariant:
-            return [], self.em.v(base) if self.op.fn == "linear" else f"fb_{self.key}"
+            if self.op.fn == "linear":
+                return [], self.em.v(base)
+            return [], self.em.scratch(f"fb_{self.key}", self.n_post)
         return self._phi(base, known, "fbase")
 
     def prepare_lines(self) -> list[str]:
         """Once per run, after hoisting: ``f(post_baseline)`` if it is constant."""
         if self.base_invariant and self.op.fn != "linear" and self.strategy != "final":
-            self.em.scratch(f"fb_{self.key}", self.n_post)  # allocated with the scratch
-            return [phi_into(self.op.fn, self.em.v(self.op.post_baseline), f"s_fb_{self.key}")]
+            fb = self.em.scratch(f"fb_{self.key}", self.n_post)
+            return [phi_into(self.op.fn, self.em.v(self.op.post_baseline), fb)]
         return []
 
     def _delta_into(self, dst: str, known: Known) -> list[str]:
@@ -91,7 +105,7 @@ class RulePlan:
         return lines + [f"torch.sub({fpost}, {fbase}, out={dst})"]
 
     def sample_lines(self, known: Known) -> list[str]:
-        """Lines run at the rule's place in the step (``j`` = chunk slot)."""
+        """Lines run at the rule's place in the step (buffers: into the slot arguments)."""
         head = [f"# {self.op.name} [{self.strategy}]: {self.op.describe()}"]
         if self.strategy == "final":
             return []
@@ -104,10 +118,8 @@ class RulePlan:
                 lines += blines + [f"{S}.sub_({fbase})"]
             return head + lines
         if self.strategy == "buffer":
-            slot = self.slot
-            return head + self._delta_into(f"P_{self.key}[{slot}]", known) + [
-                f"R_{self.key}[{slot}].copy_({self.em.v(self.op.pre)})"
-            ]
+            P, R = self.slot_args()
+            return head + self._delta_into(P, known) + [f"{R}.copy_({self.em.v(self.op.pre)})"]
         tmp = self.em.scratch(f"delta_{self.key}", self.n_post)
         W = self.em.v(self.op.weight)
         lines = self._delta_into(tmp, known)
@@ -135,7 +147,6 @@ class RulePlan:
                 if buf is None or buf.shape != (slots, batch, n) or buf.dtype != like.dtype:
                     buf = torch.empty(slots, batch, n, **opts)
                 ns[name] = buf
-                ns[name[0]+ "_" + k] = list(buf.unbind(0))
 
     def set_online(self, ns: dict, lr: float, dt: float, batch: int) -> None:
         """Constants of the online update ``W <- (1 - lr dt decay) W + lr dt scale/B ...``."""
@@ -178,7 +189,15 @@ class RulePlan:
         return out
 
 
+_PHI = {
+    "linear": lambda x: x,
+    "tanh": torch.tanh,
+    "relu": torch.relu,
+    "logistic": torch.sigmoid,
+    "softplus": torch.nn.functional.softplus,
+    "leaky_relu": lambda x: torch.nn.functional.leaky_relu(x, LEAKY_SLOPE),
+}
+
+
 def _apply(fn: str, x: torch.Tensor) -> torch.Tensor:
-    out = torch.empty_like(x)
-    exec(phi_into(fn, "x", "out"), {"torch": torch, "F": torch.nn.functional, "x": x, "out": out})
-    return out
+    return _PHI[fn](x)

@@ -37,11 +37,17 @@ def dfc_model(
     alpha: float = 0.01,
     lam: float = 0.5,
     sleep: bool = False,
+    sleep_target: str = "feedforward",
     sigma: float = 0.0,
     loss: str = "mse",
     seed: int = 0,
 ) -> Model:
-    """DFC hierarchy ``sizes`` with a PI controller (DFC App. E.1, eq. 1-5, 13)."""
+    """DFC hierarchy ``sizes`` with a PI controller (DFC App. E.1, eq. 1-5, 13).
+
+    ``sleep=True`` builds the feedback-learning phase (non-proactive, apical noise
+    ``sigma``, feedback rule); ``sleep_target="label"`` drives it to the label instead
+    of the feedforward output, so that the rule changes Q without noise.
+    """
     rng = np.random.default_rng(seed)
     layers = [f"h{i}" for i in range(1, len(sizes) - 1)] + ["out"]
     n_out = sizes[-1]
@@ -84,7 +90,9 @@ def dfc_model(
             Nonlinearity(f"init_{name}_r", src=f"{name}.v", dst=f"{name}.r", fn=fn),
         ]
         if sleep:
-            layer_ops.append(Copy(f"{name}_snap", src=f"{name}.v_apical", dst=f"{name}.v_apical_prev"))
+            layer_ops.append(
+                Copy(f"{name}_snap", src=f"{name}.v_apical", dst=f"{name}.v_apical_prev")
+            )
         layer_ops += [
             DenseProjection(ff, weight=f"{ff}.W", pre=pre, out=f"{ff}.I", bias=f"{ff}.b"),
             Integrate(f"{name}_vb", var=f"{name}.v_basal", inputs=((1.0, f"{ff}.I"),)),
@@ -115,11 +123,16 @@ def dfc_model(
             )  # fmt: skip
         pre = f"{name}.r"
     if sleep:
-        init.append(OutputTarget("target", output="out.r", label="out.r", out="ctrl.target", loss="given"))
+        label = "out.r" if sleep_target == "feedforward" else "ctrl.label"
+        init.append(
+            OutputTarget("target", output="out.r", label=label, out="ctrl.target", loss="given")
+        )
         step = [e_op] + layer_ops + ctrl_ops + learn
     else:
         init.append(
-            OutputTarget("target", output="out.r", label="ctrl.label", out="ctrl.target", loss=loss, lam=lam)
+            OutputTarget(
+                "target", output="out.r", label="ctrl.label", out="ctrl.target", loss=loss, lam=lam
+            )
         )
         step = [e_op] + ctrl_ops + layer_ops + learn
     probes = [Probe(f"{n}.{c}") for n in layers for c in ("v", "v_basal", "v_apical", "r")]

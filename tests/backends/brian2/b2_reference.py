@@ -34,7 +34,9 @@ def simulate(model: Model, inputs: dict, steps: int, plasticity=None, lr: float 
     P = {v.name: np.array(v.value, float) for v in model.of_kind("parameter")}
     P.update({k: np.array(v, float) for k, v in (params or {}).items()})
     batch = next(iter(inputs.values())).shape[0] if inputs else 1
-    S = {v.name: np.zeros((batch, v.size)) for v in model.variables.values() if v.kind != "parameter"}
+    S = {
+        v.name: np.zeros((batch, v.size)) for v in model.variables.values() if v.kind != "parameter"
+    }
     S.update({k: np.asarray(v, float) for k, v in inputs.items()})
     T = steps + 1
     acc = {}

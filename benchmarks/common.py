@@ -1,0 +1,103 @@
+"""Shared helpers of the benchmark scripts: timing, matmul peak, JSON output.
+
+Every benchmark measures what it compares *in the same run* (interleaved rounds), so
+ratios stay meaningful on a shared, noisy machine; it reports the minimum (the
+least-disturbed round) and the median of the repeats.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+
+def timed(fn: Callable[[], object]) -> float:
+    """Wall-clock seconds of one call of ``fn``."""
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def repeat(fn: Callable[[], object], n: int, warmup: int = 1) -> list[float]:
+    """Seconds of ``n`` calls of ``fn`` after ``warmup`` untimed calls."""
+    for _ in range(warmup):
+        fn()
+    return [timed(fn) for _ in range(n)]
+
+
+def interleaved(fns: dict[str, Callable[[], object]], n: int, warmup: int = 1) -> dict[str, list[float]]:
+    """Time several functions in ``n`` interleaved rounds (A B C A B C ...), so that
+    a load change on a shared machine affects all of them alike."""
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    out: dict[str, list[float]] = {k: [] for k in fns}
+    for _ in range(n):
+        for k, fn in fns.items():
+            out[k].append(timed(fn))
+    return out
+
+
+def stats(times: list[float]) -> dict[str, float]:
+    """``{"min": ..., "median": ...}`` of a list of seconds."""
+    return {"min": min(times), "median": statistics.median(times)}
+
+
+def matmul_flops(m: int, k: int, n: int) -> int:
+    """FLOPs of an (m, k) @ (k, n) product (one multiply and one add per term)."""
+    return 2 * m * k * n
+
+
+def matmul_peak_callable(dtype: torch.dtype, size: int = 1024, device: str = "cpu"):
+    """A function doing ``reps`` square matmuls and its FLOP count (for :func:`interleaved`)."""
+    g = torch.Generator(device=device).manual_seed(0)
+    a = torch.randn(size, size, generator=g, dtype=dtype, device=device)
+    b = torch.randn(size, size, generator=g, dtype=dtype, device=device)
+    out = torch.empty_like(a)
+    reps = 4
+
+    def run() -> None:
+        for _ in range(reps):
+            torch.mm(a, b, out=out)
+
+    return run, reps * matmul_flops(size, size, size)
+
+
+def matmul_peak(dtype: torch.dtype, size: int = 1024, n: int = 5, device: str = "cpu") -> float:
+    """Best dense matmul rate (FLOP/s) of this machine now, for ``dtype``."""
+    fn, flops = matmul_peak_callable(dtype, size, device)
+    return flops / min(repeat(fn, n))
+
+
+def machine() -> dict[str, object]:
+    """What the numbers were measured on (threads, load: the machine may be shared)."""
+    load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
+    return {
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "cpus": os.cpu_count(),
+        "processor": platform.processor() or platform.machine(),
+        "loadavg_1min": load[0],
+    }
+
+
+def write_json(path: str | os.PathLike, data: dict) -> None:
+    """Write ``data`` as indented JSON (parents created)."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def table(rows: list[tuple[str, ...]]) -> str:
+    """Left-aligned text table of string rows (first row: header)."""
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)

@@ -1,0 +1,127 @@
+"""Simulated phases of DFC on the torch backend: the forward phase (DFC, DFC-SS)
+and the feedback sleep phase (all trained variants).
+
+The circuit is described once per model and phase, built to the IR and run by
+:class:`neurosim.backends.torch.TorchSimulator`, which shares the model's weight
+tensors (``params=``), so every run sees the current weights and the
+:class:`~neurosim.ir.ops.LocalPlasticity` updates it returns are the local rules of
+the paper:
+
+* forward phase (DFC.md §1.2, App. E.1): proactive or not, instantaneous apical
+  compartment (tau_A = dt), target ``r_L*`` given (computed with the batch-mean
+  loss, DFC.md §1.1); rule eq. 5 with window ``"all"`` (DFC, time average over the
+  T samples) or ``"last"`` (DFC-SS). The backend returns
+  ``Delta W = 1/(B N) sum delta pre^T``; the reference gradient is ``-2 Delta W``.
+* sleep phase (DFC eq. 12–13, App. E.2, DFC.md §1.5): non-proactive, target = the
+  feedforward output, noise in every apical compartment, rule
+  ``Delta Q = -1/(B (T-1)) sum v_A[k] u[k+1]^T``; the reference gradient is
+  ``-s Delta Q`` with ``s = 1/max(sigma_fb, 0.01)^2``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import torch
+from torch import Tensor
+
+from models.dfc.circuit import PhaseCircuit, build_forward_phase, build_sleep_phase
+
+if TYPE_CHECKING:
+    from models.dfc.model import DFCModel
+
+Grads = list[tuple[Tensor, Tensor]]
+
+
+@dataclass
+class ForwardPhaseResult:
+    """Gradients of one forward phase and the convergence bookkeeping (§1.3)."""
+
+    grads: Grads
+    converged: Tensor
+    diverged: Tensor
+
+
+def _simulator(model: DFCModel, phase: str) -> PhaseCircuit:
+    """The model's cached built circuit + simulator for ``phase``."""
+    cache = model.__dict__.setdefault("_phase_circuits", {})
+    if phase not in cache:
+        W = model.weights[0]
+        builder = build_forward_phase if phase == "forward" else build_sleep_phase
+        cache[phase] = builder(model, device=W.device, dtype=W.dtype)
+    return cache[phase]
+
+
+def convergence(
+    r_L: Tensor, u: Tensor, r_star: Tensor, r_ff: Tensor, alpha: float, epsilon: float
+) -> tuple[Tensor, Tensor]:
+    """Convergence filter of DFC.md §1.3 on the last time step ``T-1``.
+
+    Converged: ``||r_L - (r* - alpha u)|| / ||r_L^-|| < 1e-5`` and
+    ``||e[T-1]|| < epsilon^2 ||e[0]||`` with ``e[0] = r* - r_L^-``; diverged: the
+    first ratio above 1. Returns boolean masks (B,).
+    """
+    ratio = torch.linalg.vector_norm(r_L - (r_star - alpha * u), dim=1) / (
+        torch.linalg.vector_norm(r_ff, dim=1)
+    )
+    e_last = torch.linalg.vector_norm(r_star - r_L, dim=1)
+    e_first = torch.linalg.vector_norm(r_star - r_ff, dim=1)
+    return (ratio < 1e-5) & (e_last < epsilon**2 * e_first), ratio > 1.0
+
+
+def _run_forward(pc: PhaseCircuit, x: Tensor, r_star: Tensor, steps: int) -> Grads:
+    pc.sim.reset({pc.names.input: x, pc.names.label: r_star})
+    res = pc.sim.run(steps, plasticity="accumulate", progress=False)
+    return [(-2.0 * res.updates[w], -2.0 * res.updates[b]) for w, b in pc.names.forward_params]
+
+
+def forward_phase_gradients(
+    model: DFCModel, x: Tensor, vs: list[Tensor], rs: list[Tensor], r_star: Tensor
+) -> tuple[Grads, dict[str, float]]:
+    """Forward-weight gradients of DFC (``variant="dfc"``, eq. 5 time-integrated) or
+    DFC-SS (``"ss"``, last step), with the convergence filter of DFC.md §1.3.
+
+    Samples that did not converge contribute nothing (unless
+    ``include_non_converged_samples``) while the normalisation stays ``1/B``: the
+    run is repeated on the converged samples only and scaled by ``n_conv / B``.
+    """
+    cfg = model.cfg
+    pc = _simulator(model, "forward")
+    steps = cfg.tmax_di - 1
+    grads = _run_forward(pc, x, r_star, steps)
+    state = pc.sim.state
+    conv, div = convergence(
+        state[pc.names.output],
+        state[pc.names.control],
+        r_star,
+        rs[-1],
+        cfg.alpha_di,
+        cfg.epsilon_di,
+    )
+    B, n_conv = x.shape[0], int(conv.sum())
+    metrics = {"converged": n_conv / B, "diverged": float(div.sum()) / B}
+    if cfg.include_non_converged_samples or n_conv == B:
+        return grads, metrics
+    if n_conv == 0:
+        return [(torch.zeros_like(gw), torch.zeros_like(gb)) for gw, gb in grads], metrics
+    sub = _run_forward(pc, x[conv], r_star[conv], steps)
+    return [(gw * (n_conv / B), gb * (n_conv / B)) for gw, gb in sub], metrics
+
+
+def sleep_phase_gradients(model: DFCModel, x: Tensor) -> tuple[list[Tensor], dict[str, float]]:
+    """Feedback-weight gradients of one sleep phase (DFC.md §1.5 steps 1–3).
+
+    Returns ``grad Q_i`` for every layer (``.grad`` convention, before the joint
+    clipping and before Adam's weight decay) and the mean squared control.
+    """
+    cfg = model.cfg
+    pc = _simulator(model, "sleep")
+    with torch.no_grad():
+        r_ff = model.forward(x)
+    pc.sim.reset({pc.names.input: x, pc.names.label: r_ff})
+    res = pc.sim.run(cfg.tmax_di_fb - 1, plasticity="accumulate", progress=False)
+    s = cfg.fb_scale
+    grads = [-s * res.updates[q] for q in pc.names.feedback_params]
+    u = pc.sim.state[pc.names.control]
+    return grads, {"fb_u_rms": float(u.pow(2).mean().sqrt())}

@@ -1,0 +1,186 @@
+"""The generated program of one model and plasticity mode.
+
+:class:`Program` lowers the model into Python source of five functions, ``exec``\\ s
+it once and binds the tensors they use in the functions' global namespace:
+
+``init()``       the init ops (feedforward sweep, output target), once per sample;
+``hoist()``      the loop-invariant step ops (``Model.loop_invariant_ops``), once per run;
+``prepare()``    constant plasticity factors (``f(v_B)`` of a hoisted basal drive);
+``sample0(...)`` plasticity samples of the initial state (window ``all``);
+``step(...)``    one Euler step: every other op, inlined in op order, and the
+                 plasticity samples at their place; the arguments are this step's
+                 slots of the plasticity chunk buffers (tensors, so that
+                 ``torch.compile`` sees one signature for every step).
+
+The source is kept (``Program.source``) so the plan can be read and checked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+
+from neurosim.backends.torch.codegen import Emitter
+from neurosim.backends.torch.plasticity import RulePlan
+from neurosim.ir.model import Model
+from neurosim.ir.ops import LocalPlasticity, Nonlinearity, Op
+
+MODES = ("accumulate", "online", "off")
+
+
+def invariant_ops(model: Model, frozen: bool, online_params: set[str]) -> list[Op]:
+    """Loop-invariant ops, minus those (transitively) reading online-updated parameters."""
+    if not frozen:
+        return []
+    varying = set(online_params)
+    kept: list[Op] = []
+    for op in model.loop_invariant_ops():
+        if any(r in varying for r in op.reads):
+            varying.update(op.writes)
+        else:
+            kept.append(op)
+    return kept
+
+
+def _track(known: dict[tuple[str, str], str], op: Op) -> None:
+    """Update the facts ``known[(fn, src)] = dst`` ("dst holds fn(src)") after ``op``."""
+    for w in op.writes:
+        for key in [k for k, d in known.items() if w in (k[1], d)]:
+            del known[key]
+    if isinstance(op, Nonlinearity) and op.src != op.dst:
+        known[(op.fn, op.src)] = op.dst
+
+
+def _function(name: str, args: str, lines: list[str]) -> str:
+    body = [ln for ln in lines if ln != "pass"] or ["pass"]
+    if all(ln.startswith("#") for ln in body):
+        body.append("pass")
+    return f"def {name}({args}):\n" + "".join(f"    {ln}\n" for ln in body)
+
+
+class Program:
+    """Generated functions of ``model`` for one plasticity ``mode``.
+
+    Parameters
+    ----------
+    model : the IR model.
+    mode : ``"accumulate"``, ``"online"`` or ``"off"``.
+    hoist : compute loop-invariant ops once per run (``False`` only for testing).
+    """
+
+    def __init__(self, model: Model, mode: str, hoist: bool = True) -> None:
+        if mode not in MODES:
+            raise ValueError(f"TorchSimulator: plasticity={mode!r}; use one of {MODES}")
+        self.model, self.mode = model, mode
+        em = self.emitter = Emitter(model)
+        rules_ops = model.plasticity_ops if mode != "off" else []
+        online = {p for op in rules_ops for p in op.updates} if mode == "online" else set()
+        self.hoisted = invariant_ops(model, hoist, online)
+        hoisted_names = {op.name for op in self.hoisted}
+        self.dynamic = [
+            op for op in model.dynamics_ops if op.name not in hoisted_names
+        ]
+        written = {w for op in self.dynamic for w in op.writes}
+        invariant = {
+            name for name, v in model.variables.items()
+            if name not in written and not v.time_varying
+        }
+        self.rules: list[RulePlan] = []
+        known: dict[tuple[str, str], str] = {}
+        init_lines = [ln for op in model.init_ops for ln in em.lower(op)]
+        hoist_lines = []
+        for op in self.hoisted:
+            hoist_lines += em.lower(op)
+            _track(known, op)
+        hoisted_known = dict(known)
+        step_lines: list[str] = []
+        for i, op in enumerate(model.step_ops):
+            if op.name in hoisted_names:
+                continue
+            if isinstance(op, LocalPlasticity):
+                if mode == "off":
+                    continue
+                later = {w for o in model.step_ops[i + 1:] if o.name not in hoisted_names
+                         for w in o.writes}
+                safe_last = not later & set(op.reads)
+                rule = RulePlan(op, em, invariant, safe_last, mode)
+                self.rules.append(rule)
+                step_lines += rule.sample_lines(known)
+            else:
+                step_lines += em.lower(op)
+                _track(known, op)
+        sample0 = [ln for r in self.rules if r.samples_initial
+                   for ln in r.sample_lines(hoisted_known)]
+        prepare = [ln for r in self.rules for ln in r.prepare_lines()]
+        args = ", ".join(a for r in self.rules for a in r.slot_args())
+        self.source = "\n".join([
+            _function("init", "", init_lines),
+            _function("hoist", "", hoist_lines),
+            _function("prepare", "", prepare),
+            _function("sample0", args, sample0),
+            _function("step", args, step_lines),
+        ])
+        self.ns: dict = {"torch": torch, "F": F}
+        exec(compile(self.source, f"<neurosim step: {model.meta.get('name', 'model')}>", "exec"),
+             self.ns)
+        self.init: Callable[[], None] = self.ns["init"]
+        self.hoist: Callable[[], None] = self.ns["hoist"]
+        self.prepare: Callable[[], None] = self.ns["prepare"]
+        self.sample0: Callable[..., None] = self.ns["sample0"]
+        self.step: Callable[..., None] = self.ns["step"]
+
+    def slot_args(self, j: int) -> tuple[torch.Tensor, ...]:
+        """Arguments of ``step``/``sample0`` for chunk slot ``j`` (after allocation)."""
+        return tuple(t for r in self.rules for t in r.slot_views(self.ns, j))
+
+    def bind(
+        self,
+        tensors: dict[str, torch.Tensor],
+        params: dict[str, torch.Tensor],
+        hidden: dict[str, torch.Tensor],
+        generators: dict[str, torch.Generator],
+        batch: int,
+        like: torch.Tensor,
+    ) -> None:
+        """Point the generated functions at the current tensors.
+
+        ``tensors``: per-sample variables (time-varying inputs: the current row);
+        ``hidden``/``generators``: owned by the simulator (persist across runs);
+        scratch tensors are (re)allocated as ``(batch, size)`` like ``like``.
+        """
+        em, ns = self.emitter, self.ns
+        for name in self.model.variables:
+            src = params if name in params else tensors
+            if name in src:
+                ns[em.v(name)] = src[name]
+        for tname, weight in em.transposes.items():
+            ns[tname] = params[weight].t()
+        for name, size in em.scratch_sizes.items():
+            cur = ns.get(name)
+            if (cur is None or cur.shape != (batch, size) or cur.dtype != like.dtype
+                    or cur.device != like.device):
+                ns[name] = like.new_empty(batch, size)
+        ns.update({n: hidden[n] for n in em.hidden_sizes})
+        ns.update({n: generators[n] for n in em.generator_seeds})
+
+    def describe(self) -> str:
+        """Readable plan: hoisted ops, step ops in order, plasticity strategies."""
+        m = self.model
+        out = [f"plan of '{m.meta.get('name', 'model')}' (plasticity={self.mode}), dt={m.dt:g}"]
+        out.append("init (once per sample):")
+        out += [f"  {op.describe()}" for op in m.init_ops]
+        out.append("hoisted (loop-invariant, once per run):")
+        out += [f"  {op.describe()}" for op in self.hoisted] or ["  (none)"]
+        out.append("step (inlined into one generated function, in this order):")
+        strategies = {r.op.name: r.strategy for r in self.rules}
+        for op in m.step_ops:
+            if op in self.hoisted:
+                continue
+            if isinstance(op, LocalPlasticity):
+                tag = strategies.get(op.name, "off")
+                out.append(f"  [{tag}] {op.describe()}")
+            else:
+                out.append(f"  {op.describe()}")
+        return "\n".join(out)

@@ -1,0 +1,304 @@
+"""Batched simulation of a built :class:`~neurosim.ir.Model` with PyTorch.
+
+Per-sample variables are ``(batch, n)`` tensors, parameters are shared. One step is
+a generated Python function with every op inlined in IR order (each op reads the
+current values: the DFC update scheme of App. E.1 is encoded in that order), the
+loop-invariant ops are computed once per run, and local plasticity is accumulated
+as one matmul over time x batch (see :mod:`neurosim.backends.torch.plasticity`).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from neurosim.backends.torch.kernels import make_generator
+from neurosim.backends.torch.program import Program
+from neurosim.backends.torch.recording import SteadyState, Trace
+from neurosim.ir.model import Model
+
+#: memory budget of the (K, batch, n) plasticity chunk buffers.
+CHUNK_BYTES = 64 * 2**20
+
+
+@dataclass
+class RunResult:
+    """What one run returns.
+
+    traces : var -> ``(T_rec, batch, n)``; row 0 is the state at the start of the run.
+    updates : parameter -> accumulated plasticity update (``plasticity="accumulate"``)
+        or the net change applied during the run (``"online"``).
+    steps : Euler steps taken.
+    converged_at : per-sample step of convergence (``run_until_steady``; -1: never).
+    """
+
+    traces: dict[str, Tensor]
+    updates: dict[str, Tensor]
+    steps: int
+    converged_at: Tensor | None = None
+
+
+class TorchSimulator:
+    """Simulate ``model`` on ``device`` in ``dtype`` (float32 or float64).
+
+    Parameters
+    ----------
+    model : built IR model.
+    device, dtype : where and in which precision state and parameters live.
+    params : tensors to share by parameter name (e.g. ``nn.Parameter`` s of a trainable
+        model: plasticity and online updates change them in place); missing ones are
+        created from ``Variable.value``.
+    compile : wrap the generated step in ``torch.compile`` (see benchmarks/simulate.py
+        for whether it pays off on your machine).
+    progress : default for the tqdm bar of :meth:`run` (None: on when stderr is a TTY
+        and the run has >= 1000 steps).
+    hoist : compute loop-invariant ops once per run (disable only to test hoisting).
+
+    Examples
+    --------
+    >>> sim = TorchSimulator(model, dtype=torch.float64)        # doctest: +SKIP
+    >>> sim.reset({"x.r": x, "ctrl.label": y})                  # doctest: +SKIP
+    >>> res = sim.run(1000, record=["h1.v"])                    # doctest: +SKIP
+    >>> res.traces["h1.v"].shape, res.updates["x_to_h1_basal.W"].shape  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        model: Model,
+        device: str | torch.device = "cpu",
+        dtype: torch.dtype = torch.float32,
+        params: Mapping[str, Tensor] | None = None,
+        compile: bool = False,
+        progress: bool | None = None,
+        hoist: bool = True,
+    ) -> None:
+        if dtype not in (torch.float32, torch.float64):
+            raise ValueError(f"TorchSimulator: dtype must be float32 or float64, got {dtype}")
+        self.model, self.device, self.dtype = model, torch.device(device), dtype
+        self.compile, self.progress, self.hoist = compile, progress, hoist
+        self.params: dict[str, Tensor] = self._make_params(dict(params or {}))
+        self.state: dict[str, Tensor] = {}
+        self._hidden: dict[str, Tensor] = {}
+        self._generators: dict[str, torch.Generator] = {}
+        self._programs: dict[str, Program] = {}
+        self._compiled: dict[str, object] = {}
+        self._batch: int | None = None
+        self._t = 0
+        self._last_mode = "accumulate"
+        self._program("off")  # lowers every op now: unsupported ops fail at construction
+
+    # -- construction -----------------------------------------------------------------
+    def _make_params(self, given: dict[str, Tensor]) -> dict[str, Tensor]:
+        declared = {v.name: v for v in self.model.of_kind("parameter")}
+        unknown = sorted(set(given) - set(declared))
+        if unknown:
+            raise KeyError(
+                f"TorchSimulator: params {unknown} are not parameters of model "
+                f"'{self.model.meta.get('name', 'model')}'; known: {sorted(declared)}"
+            )
+        out: dict[str, Tensor] = {}
+        for name, var in declared.items():
+            if name in given:
+                t = given[name]
+                if t.dtype != self.dtype or t.device != self.device:
+                    raise ValueError(
+                        f"TorchSimulator: shared param '{name}' is {t.dtype} on {t.device}, "
+                        f"the simulator runs {self.dtype} on {self.device}; convert it first "
+                        "(sharing needs the same tensor)"
+                    )
+            elif var.value is None:
+                raise ValueError(
+                    f"TorchSimulator: parameter '{name}' has no value; pass it in params="
+                )
+            else:
+                t = torch.as_tensor(np.asarray(var.value), dtype=self.dtype, device=self.device)
+            want = tuple(var.shape)
+            if tuple(t.shape) != want:
+                raise ValueError(
+                    f"TorchSimulator: parameter '{name}' has shape {tuple(t.shape)}, the model "
+                    f"declares {want}"
+                )
+            out[name] = t
+        return out
+
+    def _program(self, mode: str) -> Program:
+        if mode not in self._programs:
+            prog = Program(self.model, mode, hoist=self.hoist)
+            for name, seed in prog.emitter.generator_seeds.items():
+                if name not in self._generators:
+                    self._generators[name] = make_generator(seed, self.device)
+            self._programs[mode] = prog
+        return self._programs[mode]
+
+    @property
+    def step_source(self) -> str:
+        """Generated source of the last used plasticity mode (default ``accumulate``)."""
+        return self._program(self._last_mode).source
+
+    def describe_plan(self, plasticity: str | None = None) -> str:
+        """What is hoisted, inlined and how plasticity is accumulated, in step order."""
+        text = self._program(plasticity or self._last_mode).describe()
+        return text + f"\ncompile: {'torch.compile(step)' if self.compile else 'off'}"
+
+    def manual_seed(self, seed: int) -> None:
+        """Re-seed every noise generator with ``op seed + seed``."""
+        for prog in self._programs.values():
+            for name, s in prog.emitter.generator_seeds.items():
+                self._generators[name].manual_seed((s + int(seed)) % (2**63))
+
+    # -- state ------------------------------------------------------------------------
+    @property
+    def batch(self) -> int:
+        if self._batch is None:
+            raise RuntimeError("TorchSimulator: no batch yet; call reset(inputs) first")
+        return self._batch
+
+    def _as_input(self, name: str, value: object) -> Tensor:
+        var = self.model.variables[name]
+        t = torch.as_tensor(value, dtype=self.dtype, device=self.device)
+        want = 3 if var.time_varying else 2
+        if t.dim() != want or t.shape[-1] != var.size:
+            raise ValueError(
+                f"TorchSimulator.reset: input '{name}' has shape {tuple(t.shape)}; expected "
+                f"{'(T, batch, ' if var.time_varying else '(batch, '}{var.size})"
+            )
+        return t
+
+    def reset(self, inputs: Mapping[str, object], batch: int | None = None) -> None:
+        """Zero all per-sample state, set the inputs, run the init ops.
+
+        Parameters
+        ----------
+        inputs : input variable -> ``(batch, n)`` (time-varying: ``(T, batch, n)``;
+            step ``s`` of the run reads row ``s``, the init ops row 0).
+        batch : batch size when no input carries it.
+        """
+        declared = {v.name for v in self.model.of_kind("input")}
+        unknown = sorted(set(inputs) - declared)
+        if unknown:
+            raise KeyError(f"TorchSimulator.reset: {unknown} are not inputs; inputs: {sorted(declared)}")
+        ins = {k: self._as_input(k, v) for k, v in inputs.items()}
+        sizes = {k: t.shape[-2] for k, t in ins.items()}
+        if batch is not None:
+            sizes["batch="] = batch
+        if len(set(sizes.values())) > 1:
+            raise ValueError(f"TorchSimulator.reset: inconsistent batch sizes {sizes}")
+        if not sizes:
+            raise ValueError("TorchSimulator.reset: no inputs given; pass batch=")
+        B = next(iter(sizes.values()))
+        read = {r for op in self.model.init_ops + self.model.step_ops for r in op.reads}
+        state: dict[str, Tensor] = {}
+        opts = {"dtype": self.dtype, "device": self.device}
+        for var in self.model.variables.values():
+            if var.kind in ("state", "current"):
+                state[var.name] = torch.zeros(B, var.size, **opts)
+            elif var.kind == "input" and var.name not in ins:
+                if var.value is None:
+                    if var.name in read:
+                        raise ValueError(f"TorchSimulator.reset: missing input '{var.name}'")
+                    continue
+                value = torch.as_tensor(np.asarray(var.value), **opts).reshape(-1, var.size)
+                state[var.name] = value.expand(B, var.size).contiguous()
+        state.update(ins)
+        self.state, self._batch, self._t = state, B, 0
+        prog = self._program("off")
+        for name, size in prog.emitter.hidden_sizes.items():
+            self._hidden[name] = torch.zeros(B, size, **opts)
+        with torch.no_grad():
+            self._bind(prog)
+            prog.init()
+
+    def _bind(self, prog: Program, row: int = 0) -> None:
+        tensors = dict(self.state)
+        for var in self.model.variables.values():
+            if var.time_varying and var.name in tensors:
+                tensors[var.name] = self._row(var.name, row)
+        for name, size in prog.emitter.hidden_sizes.items():
+            if name not in self._hidden or self._hidden[name].shape[0] != self.batch:
+                self._hidden[name] = torch.zeros(self.batch, size, dtype=self.dtype,
+                                                 device=self.device)
+        like = next(iter(self.params.values()), torch.empty(0, dtype=self.dtype,
+                                                            device=self.device))
+        prog.bind(tensors, self.params, self._hidden, self._generators, self.batch, like)
+
+    def _row(self, name: str, s: int) -> Tensor:
+        x = self.state[name]
+        if s >= x.shape[0]:
+            raise IndexError(
+                f"TorchSimulator: time-varying input '{name}' has {x.shape[0]} rows, step {s} "
+                "needs more; supply at least as many rows as steps"
+            )
+        return x[s]
+
+    # -- running ----------------------------------------------------------------------
+    def step(self) -> None:
+        """One Euler step of the dynamics (no plasticity, nothing recorded)."""
+        self.run(1, plasticity="off", progress=False)
+
+    def run(
+        self,
+        steps: int,
+        record: Sequence[str] = (),
+        plasticity: str = "accumulate",
+        lr: float | Mapping[str, float] = 0.0,
+        progress: bool | None = None,
+    ) -> RunResult:
+        """Run ``steps`` Euler steps from the current state.
+
+        Parameters
+        ----------
+        steps : number of steps (the traces then have ``steps // every + 1`` rows).
+        record : variables to record every step, besides the model's probes.
+        plasticity : ``"accumulate"`` (return the updates), ``"online"`` (apply
+            ``W += lr*dt*dW_k`` every step; window ``last``: once at the end) or ``"off"``.
+        lr : online learning rate, one for all or per parameter name.
+        progress : tqdm bar (None: the simulator default).
+        """
+        return self._run(steps, record, plasticity, lr, progress, None)
+
+    def run_until_steady(
+        self,
+        tol: float = 1e-8,
+        max_steps: int = 100_000,
+        check_every: int = 100,
+        record: Sequence[str] = (),
+        plasticity: str = "accumulate",
+        lr: float | Mapping[str, float] = 0.0,
+        progress: bool | None = None,
+    ) -> RunResult:
+        """Run until every sample's state changes by less than ``tol`` per step.
+
+        The test (``max |x[k] - x[k-1]|`` over all state variables) runs every
+        ``check_every`` steps; the run stops when all samples passed or after
+        ``max_steps``. ``RunResult.converged_at`` gives each sample's step (-1: never).
+        """
+        return self._run(max_steps, record, plasticity, lr, progress, (tol, check_every))
+
+    def _run(self, steps, record, mode, lr, progress, steady) -> RunResult:
+        from neurosim.backends.torch.runner import Runner
+
+        if steps < 0:
+            raise ValueError(f"TorchSimulator.run: steps must be >= 0, got {steps}")
+        prog = self._program(mode)
+        self._last_mode = mode
+        self._bind(prog, row=self._t)
+        show = self.progress if progress is None else progress
+        if show is None:
+            show = sys.stderr.isatty() and steps >= 1000
+        runner = Runner(self, prog, steps, list(record), lr, show, steady)
+        with torch.no_grad():
+            result = runner.run()
+        self._t += result.steps
+        return result
+
+    def _step_fn(self, prog: Program):
+        if not self.compile:
+            return prog.step
+        if prog.mode not in self._compiled:
+            self._compiled[prog.mode] = torch.compile(prog.step, dynamic=False)
+        return self._compiled[prog.mode]

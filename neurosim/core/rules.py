@@ -1,0 +1,58 @@
+"""Plasticity rule descriptions; the IR builder lowers them to ``LocalPlasticity``.
+
+A rule is attached to a :class:`~neurosim.core.projection.Projection` (``rule=``); the
+builder knows the projection's pre- and postsynaptic variables and fills them in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from neurosim.core.errors import check_choice, check_positive
+
+
+@dataclass(frozen=True)
+class PlasticityRule:
+    """Base class of rule descriptions."""
+
+
+@dataclass(frozen=True)
+class DendriticPredictionRule(PlasticityRule):
+    """DFC forward rule (eq. 5, App. E, DFC.md §1.4): the soma rate minus the rate the
+    basal dendrite predicts, times the presynaptic rate,
+
+    .. math::
+        \\Delta W_i \\propto \\big\\langle(\\phi(v_i) - \\phi(v_i^B))\\, r_{i-1}^T\\big\\rangle,
+
+    with the same post factor for the bias. ``window="all"``: time average over the
+    whole run including the initial state (DFC); ``"last"``: last step only (DFC-SS).
+    Valid on projections into a basal compartment.
+    """
+
+    window: str = "all"
+
+    def __post_init__(self) -> None:
+        check_choice(self, "window", self.window, ("all", "last"))
+
+
+@dataclass(frozen=True)
+class AntiHebbianFeedbackRule(PlasticityRule):
+    """DFC feedback rule (eq. 13 as implemented, App. E.2, DFC.md §1.5):
+
+    .. math::
+        \\Delta Q_i \\propto -\\frac{1}{T-1}\\sum_{k=0}^{T-2} v_i^A[k]\\, u[k+1]^T - \\beta Q_i,
+
+    anti-Hebbian in the *previous* step's apical voltage and the new control. The
+    builder adds a ``Copy`` of ``v_apical`` to ``v_apical_prev`` before the layer update.
+    Valid on projections into an apical compartment.
+    """
+
+    beta: float = 0.0
+
+    def __post_init__(self) -> None:
+        check_positive(self, "beta", self.beta, allow_zero=True)
+
+
+RULES: dict[str, type[PlasticityRule]] = {
+    cls.__name__: cls for cls in (DendriticPredictionRule, AntiHebbianFeedbackRule)
+}

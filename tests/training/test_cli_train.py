@@ -1,0 +1,58 @@
+"""``neurosim train`` on a synthetic data set (the loader is replaced)."""
+
+from __future__ import annotations
+
+import pytest
+from training_helpers import toy_dataset
+
+from neurosim.cli.main import main
+from neurosim.training import loop
+from neurosim.training.metrics import read_jsonl
+
+
+@pytest.fixture(autouse=True)
+def synthetic_data(monkeypatch):
+    monkeypatch.setattr(loop, "load_for_config", lambda cfg: toy_dataset(n_in=784, n_classes=10))
+
+
+def test_train_then_resume(tmp_path, capsys):
+    out = tmp_path / "run"
+    argv = ["train", "--model", "bp", "--dataset", "mnist", "--epochs", "1", "--out", str(out),
+            "--batch-size", "32", "--seed", "5", "--dtype", "float32", "--no-progress"]  # fmt: skip
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    assert "bp on mnist: 1 epochs" in text and "test accuracy" in text
+    assert str(out / "metrics.jsonl") in text and str(out / "learning_curves.png") in text
+    # resume from the run directory alone, with more epochs
+    assert main(["train", "--out", str(out), "--resume", "--epochs", "2", "--no-progress"]) == 0
+    recs = read_jsonl(out / "metrics.jsonl")
+    assert [r["epoch"] for r in recs] == [1, 2]
+    saved = (out / "config.yaml").read_text()
+    assert "epochs: 2" in saved and "dtype: float32" in saved and "batch_size: 32" in saved
+
+
+def test_config_file_and_flag_override(tmp_path, capsys):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("model: dfa\ndataset: mnist\nepochs: 5\nbatch_size: 64\n"
+                   "params: {size_hidden: [16], lr: 1e-6}\n")  # fmt: skip
+    out = tmp_path / "run"
+    assert main(["train", "--config", str(cfg), "--epochs", "1", "--out", str(out),
+                 "--diagnostics", "--no-progress"]) == 0  # fmt: skip
+    rec = read_jsonl(out / "metrics.jsonl")[0]
+    assert rec["epoch"] == 1 and "angle_bp/layer1" in rec
+    assert (out / "diagnostics.png").is_file()
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--model", "nope", "--dataset", "mnist"], "no config for model 'nope'"),
+        (["--model", "bp"], "give --model and --dataset"),
+        (["--model", "bp", "--dataset", "mnist", "--resume"], "no checkpoint.pt"),
+        (["--model", "bp", "--dataset", "mnist", "--subset", "100000"], "exceeds"),
+    ],
+)
+def test_bad_input_is_a_clear_error(tmp_path, capsys, argv, message):
+    code = main(["train", *argv, "--out", str(tmp_path / "r"), "--epochs", "1", "--no-progress"])
+    assert code == 2
+    assert message in capsys.readouterr().err

@@ -1,0 +1,35 @@
+"""examples/train_mnist.py runs end to end on a small subset of cached MNIST."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _mnist_cached() -> bool:
+    from neurosim.data import load_dataset
+
+    try:
+        load_dataset("mnist", download=False)
+    except Exception:  # noqa: BLE001
+        return False
+    return True
+
+
+@pytest.mark.example
+def test_train_mnist_example(tmp_path):
+    if not _mnist_cached():
+        pytest.skip("MNIST is not cached locally (run `neurosim data fetch mnist`)")
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "train_mnist.py"), "--subset", "1024",
+         "--epochs", "1", "--dtype", "float32", "--out", str(tmp_path / "run")],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "test accuracy" in done.stdout
+    assert (tmp_path / "run" / "learning_curves.png").is_file()
