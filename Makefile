@@ -18,7 +18,7 @@ setup: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install "torch==$(TORCH_VERSION)" $(TORCH_PIP_ARGS)
-	$(PY) -m pip install -e ".[dev]"
+	$(PY) -m pip install -e ".[dev]" --config-settings editable_mode=compat
 	touch $@
 
 demo: setup

@@ -32,7 +32,9 @@ def repeat(fn: Callable[[], object], n: int, warmup: int = 1) -> list[float]:
     return [timed(fn) for _ in range(n)]
 
 
-def interleaved(fns: dict[str, Callable[[], object]], n: int, warmup: int = 1) -> dict[str, list[float]]:
+def interleaved(
+    fns: dict[str, Callable[[], object]], n: int, warmup: int = 1
+) -> dict[str, list[float]]:
     """Time several functions in ``n`` interleaved rounds (A B C A B C ...), so that
     a load change on a shared machine affects all of them alike."""
     for fn in fns.values():

@@ -121,8 +121,10 @@ def bench(dtype: torch.dtype, steps: int, batch: int, repeats: int, compile_: bo
     with torch.no_grad():
         times = interleaved(fns, repeats)
     err = max(
-        float((box["ours"][f"{names[i]}_to_h{i + 1}_basal.W"] - box["plain"][i]).norm()
-              / box["plain"][i].norm())
+        float(
+            (box["ours"][f"{names[i]}_to_h{i + 1}_basal.W"] - box["plain"][i]).norm()
+            / box["plain"][i].norm()
+        )
         for i in range(4)
     )
     flops = flops_per_sample(steps) * batch
@@ -155,10 +157,23 @@ def main(argv: list[str] | None = None) -> dict:
     args = ap.parse_args(argv)
     steps = 199 if args.quick else 999
     repeats = args.repeats or (2 if args.quick else 5)
-    out: dict = {"config": {"sizes": SIZES, "steps": steps, "batch": args.batch,
-                            "repeats": repeats, **CFG}, "machine": machine()}
-    rows = [("dtype", "s/sample min", "s/sample med", "plain min", "speedup",
-             "GFLOP/s", "peak GFLOP/s", "frac peak", "rel err")]
+    out: dict = {
+        "config": {"sizes": SIZES, "steps": steps, "batch": args.batch, "repeats": repeats, **CFG},
+        "machine": machine(),
+    }
+    rows = [
+        (
+            "dtype",
+            "s/sample min",
+            "s/sample med",
+            "plain min",
+            "speedup",
+            "GFLOP/s",
+            "peak GFLOP/s",
+            "frac peak",
+            "rel err",
+        )
+    ]
     for dtype, tag in ((torch.float32, "float32"), (torch.float64, "float64")):
         r = bench(dtype, steps, args.batch, repeats, args.compile)
         out[tag] = r
@@ -167,16 +182,25 @@ def main(argv: list[str] | None = None) -> dict:
         out[f"fraction_of_matmul_peak_{tag}"] = r["fraction_of_matmul_peak"]
         if args.compile:
             out[f"compile_speedup_{tag}"] = r["compile_speedup"]
-        rows.append((tag, f"{r['seconds_per_sample']['min']:.2e}",
-                     f"{r['seconds_per_sample']['median']:.2e}",
-                     f"{r['plain_seconds_per_sample']['min']:.2e}",
-                     f"{r['speedup_vs_plain_loop']:.2f}x", f"{r['achieved_gflops']:.1f}",
-                     f"{r['matmul_peak_gflops']:.1f}", f"{r['fraction_of_matmul_peak']:.2f}",
-                     f"{r['updates_rel_err_vs_plain']:.1e}"))
+        rows.append(
+            (
+                tag,
+                f"{r['seconds_per_sample']['min']:.2e}",
+                f"{r['seconds_per_sample']['median']:.2e}",
+                f"{r['plain_seconds_per_sample']['min']:.2e}",
+                f"{r['speedup_vs_plain_loop']:.2f}x",
+                f"{r['achieved_gflops']:.1f}",
+                f"{r['matmul_peak_gflops']:.1f}",
+                f"{r['fraction_of_matmul_peak']:.2f}",
+                f"{r['updates_rel_err_vs_plain']:.1e}",
+            )
+        )
     print(table(rows))
     if args.compile:
-        print("compile=True speedup: " + ", ".join(
-            f"{t} {out[f'compile_speedup_{t}']:.2f}x" for t in ("float32", "float64")))
+        print(
+            "compile=True speedup: "
+            + ", ".join(f"{t} {out[f'compile_speedup_{t}']:.2f}x" for t in ("float32", "float64"))
+        )
     print(f"machine: {out['machine']}")
     if args.json:
         write_json(args.json, out)

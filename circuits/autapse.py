@@ -48,6 +48,16 @@ class AutapseIntegrator(Node):
         return [(self.name, attrs)]
 
     def graph_edges(self) -> list[tuple[str, str, dict]]:
-        return [(self.name, self.name, {"name": f"{self.name}.autapse", "role": "self",
-                                        "compartment": "x", "shape": (self.size, self.size),
-                                        "plastic": False})]  # fmt: skip
+        return [
+            (
+                self.name,
+                self.name,
+                {
+                    "name": f"{self.name}.autapse",
+                    "role": "self",
+                    "compartment": "x",
+                    "shape": (self.size, self.size),
+                    "plastic": False,
+                },
+            )
+        ]

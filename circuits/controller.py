@@ -70,8 +70,13 @@ class PIController(Node):
         check_positive(self, "tau", self.tau)
         check_choice(self, "target_from", self.target_from, ("label", "output"))
         if self.mode == "p" and self.k_p == 0:
-            raise ValidationError(f"PIController '{self.name}'", "k_p", 0.0,
-                                  "gives no control with mode='p'", "give k_p > 0")  # fmt: skip
+            raise ValidationError(
+                f"PIController '{self.name}'",
+                "k_p",
+                0.0,
+                "gives no control with mode='p'",
+                "give k_p > 0",
+            )
         if self.output_layer is not None:
             check_name(self, self.output_layer)
 
@@ -112,20 +117,32 @@ class PIController(Node):
         n, shape = self.name, (self.size, self.size)
 
         def edge(u: str, v: str, role: str, tag: str) -> tuple[str, str, dict]:
-            return (f"{n}.{u}", f"{n}.{v}", {"name": f"{n}.{tag}", "role": role,
-                                             "compartment": v, "shape": shape, "plastic": False})  # fmt: skip
+            attrs = {"name": f"{n}.{tag}", "role": role, "compartment": v, "shape": shape}
+            return (f"{n}.{u}", f"{n}.{v}", {**attrs, "plastic": False})
 
         edges = []
         if self.output_layer is not None:
-            edges.append((self.output_layer, f"{n}.e", {
-                "name": f"{n}.observe", "role": "feedforward", "compartment": "e",
-                "shape": shape, "plastic": False}))  # fmt: skip
+            edges.append(
+                (
+                    self.output_layer,
+                    f"{n}.e",
+                    {
+                        "name": f"{n}.observe",
+                        "role": "feedforward",
+                        "compartment": "e",
+                        "shape": shape,
+                        "plastic": False,
+                    },
+                )
+            )
         if self.gain_p:
             edges.append(edge("e", "u", "feedforward", "proportional"))
         if self.has_integrator:
-            edges += [edge("e", "u_int", "feedforward", "integrate"),
-                      edge("u_int", "u", "feedforward", "integral"),
-                      edge("u_int", "u_int", "self", "autapse")]  # fmt: skip
+            edges += [
+                edge("e", "u_int", "feedforward", "integrate"),
+                edge("u_int", "u", "feedforward", "integral"),
+                edge("u_int", "u_int", "self", "autapse"),
+            ]
             if self.leak_on == "total" and self.alpha:
                 edges.append(edge("u", "u_int", "feedback", "leak"))
         return edges

@@ -9,17 +9,23 @@ from neurosim.ir.build import BuildContext, Lowered, register
 from neurosim.ir.ops import Integrate, Nonlinearity, Op, OutputTarget, SpikeSoma
 
 
-def _dendrite(ctx: BuildContext, layer: PyramidalLayer, comp: str, tau: float | None,
-              sigma: float) -> list[Op]:  # fmt: skip
+def _dendrite(
+    ctx: BuildContext, layer: PyramidalLayer, comp: str, tau: float | None, sigma: float
+) -> list[Op]:
     """``tau_X dv^X/dt = -v^X + sum_j I_j`` (instantaneous if tau is None and no noise)."""
     ops, currents = ctx.projections(layer.name, comp)
     if sigma and tau is None:
         tau = ctx.dt  # reference: apical_time_constant = -1 -> dt (DFC.md §1.2)
     name = f"{layer.name}_{comp}"
     seed = ctx.seed(name) if sigma else None
-    integrate = Integrate(name, var=f"{layer.name}.v_{comp}", tau=tau,
-                          inputs=tuple((1.0, c) for c in currents), noise_sigma=sigma,
-                          noise_seed=seed)  # fmt: skip
+    integrate = Integrate(
+        name,
+        var=f"{layer.name}.v_{comp}",
+        tau=tau,
+        inputs=tuple((1.0, c) for c in currents),
+        noise_sigma=sigma,
+        noise_seed=seed,
+    )
     return ops + [integrate]
 
 
@@ -46,11 +52,17 @@ def lower_pyramidal(layer: PyramidalLayer, ctx: BuildContext) -> Lowered:
     ops, currents = ctx.projections(n, "soma")
     seed = ctx.seed(f"{n}_soma") if noise.soma else None
     low.step += ops + [
-        Integrate(f"{n}_soma", var=f"{n}.v", tau=layer.tau_v, leak=layer.soma.leak,
-                  inputs=_soma_inputs(layer, currents), noise_sigma=noise.soma,
-                  noise_seed=seed),
+        Integrate(
+            f"{n}_soma",
+            var=f"{n}.v",
+            tau=layer.tau_v,
+            leak=layer.soma.leak,
+            inputs=_soma_inputs(layer, currents),
+            noise_sigma=noise.soma,
+            noise_seed=seed,
+        ),
         _rate(layer, ctx),
-    ]  # fmt: skip
+    ]
     # feedforward sweep
     ops, currents = ctx.projections(n, "basal", init=True)
     low.init += ops + [
@@ -58,10 +70,14 @@ def lower_pyramidal(layer: PyramidalLayer, ctx: BuildContext) -> Lowered:
     ]
     ops, currents = ctx.projections(n, "soma", init=True)
     low.init += ops + [
-        Integrate(f"init_{n}_soma", var=f"{n}.v", leak=layer.soma.leak,
-                  inputs=_soma_inputs(layer, currents)),
+        Integrate(
+            f"init_{n}_soma",
+            var=f"{n}.v",
+            leak=layer.soma.leak,
+            inputs=_soma_inputs(layer, currents),
+        ),
         Nonlinearity(f"init_{n}_rate", src=f"{n}.v", dst=f"{n}.r", fn=layer.nonlinearity),
-    ]  # fmt: skip
+    ]
     return low
 
 
@@ -69,9 +85,18 @@ def _rate(layer: PyramidalLayer, ctx: BuildContext) -> Op:
     n = layer.name
     if layer.spiking is None:
         return Nonlinearity(f"{n}_rate", src=f"{n}.v", dst=f"{n}.r", fn=layer.nonlinearity)
-    return SpikeSoma(f"{n}_spikes", src=f"{n}.v", dst=f"{n}.r", fn=layer.nonlinearity,
-                     model=layer.spiking, max_rate=layer.max_rate, tau_syn=layer.tau_syn,
-                     seed=ctx.seed(f"{n}_spikes"))  # fmt: skip
+    return SpikeSoma(
+        f"{n}_spikes",
+        src=f"{n}.v",
+        dst=f"{n}.r",
+        fn=layer.nonlinearity,
+        model=layer.spiking,
+        max_rate=layer.max_rate,
+        tau_syn=layer.tau_syn,
+        tau_ref=layer.tau_ref,
+        threshold=layer.threshold,
+        seed=ctx.seed(f"{n}_spikes"),
+    )
 
 
 @register(AutapseIntegrator)
@@ -79,8 +104,13 @@ def lower_autapse(node: AutapseIntegrator, ctx: BuildContext) -> Lowered:
     """ONE ``Integrate``: ``tau dx/dt = -(1 - w) x + sum_j I_j`` (DFC App. I eq. 230)."""
     x = ctx.declare(node.output, "state", (1, node.size), population=node.name, compartment="x")
     ops, currents = ctx.projections(node.name, "x")
-    op = Integrate(f"{node.name}_x", var=x, tau=node.tau, leak=node.leak,
-                   inputs=tuple((1.0, c) for c in currents))  # fmt: skip
+    op = Integrate(
+        f"{node.name}_x",
+        var=x,
+        tau=node.tau,
+        leak=node.leak,
+        inputs=tuple((1.0, c) for c in currents),
+    )
     return Lowered(step=ctx.prelude(node.name) + ops + [op])
 
 
@@ -100,8 +130,14 @@ def lower_controller(ctrl: PIController, ctx: BuildContext) -> Lowered:
     label = ctx.declare(f"{n}.label", "input", shape, population=n, compartment="label")
     e = ctx.declare(f"{n}.e", "state", shape, population=n, compartment="e")
     given_output = ctrl.loss == "given" and ctrl.target_from == "output"
-    target_op = OutputTarget(f"{n}_target", output=r_L, label=r_L if given_output else label,
-                             out=target, loss=ctrl.loss, lam=ctrl.lam)  # fmt: skip
+    target_op = OutputTarget(
+        f"{n}_target",
+        output=r_L,
+        label=r_L if given_output else label,
+        out=target,
+        loss=ctrl.loss,
+        lam=ctrl.lam,
+    )
     error = Integrate(f"{n}_error", var=e, inputs=((1.0, target), (-1.0, r_L)))
     control: list[Op] = []
     drive: tuple[tuple[float, str], ...] = ()
@@ -111,8 +147,9 @@ def lower_controller(ctrl: PIController, ctx: BuildContext) -> Lowered:
             leak, inputs = 0.0, ((1.0, e), (-ctrl.alpha, f"{n}.u"))
         else:
             leak, inputs = ctrl.alpha, ((1.0, e),)
-        control.append(Integrate(f"{n}_integral", var=u_int, tau=ctrl.tau, leak=leak,
-                                 inputs=inputs))  # fmt: skip
+        control.append(
+            Integrate(f"{n}_integral", var=u_int, tau=ctrl.tau, leak=leak, inputs=inputs)
+        )
         drive += ((1.0, u_int),)
     if ctrl.gain_p:
         drive += ((ctrl.gain_p, e),)

@@ -23,9 +23,9 @@ class SomaModel:
     """
 
     form: str = "current"
-    g_L: float = 1.0
-    g_B: float = 1.0
-    g_A: float = 1.0
+    g_L: float = 1.0  # noqa: N815  (paper notation)
+    g_B: float = 1.0  # noqa: N815
+    g_A: float = 1.0  # noqa: N815
 
     def __post_init__(self) -> None:
         check_choice(self, "form", self.form, ("current", "conductance"))
@@ -77,7 +77,8 @@ class PyramidalLayer(Node):
     soma : :class:`SomaModel`.
     noise : :class:`Noise` per compartment.
     spiking : None (rate output), ``"poisson"`` or ``"lif"`` (lowered to ``SpikeSoma``).
-    max_rate, tau_syn : spiking parameters (see :class:`neurosim.ir.ops.SpikeSoma`).
+    max_rate, tau_syn, tau_ref, threshold : spiking parameters (see
+        :class:`neurosim.ir.ops.SpikeSoma`; ``tau_ref`` and ``threshold`` for ``"lif"``).
     """
 
     nonlinearity: str = "tanh"
@@ -89,6 +90,8 @@ class PyramidalLayer(Node):
     spiking: str | None = None
     max_rate: float = 200.0
     tau_syn: float = 0.01
+    tau_ref: float = 0.002
+    threshold: float = 1.0
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -99,11 +102,18 @@ class PyramidalLayer(Node):
         check_positive(self, "tau_basal", self.tau_basal, allow_none=True)
         for attr, cls in (("soma", SomaModel), ("noise", Noise)):
             if not isinstance(getattr(self, attr), cls):
-                raise ValidationError(who, attr, getattr(self, attr), "has the wrong type",
-                                      f"give a {cls.__name__}(...)")  # fmt: skip
+                raise ValidationError(
+                    who,
+                    attr,
+                    getattr(self, attr),
+                    "has the wrong type",
+                    f"give a {cls.__name__}(...)",
+                )
         check_choice(self, "spiking", self.spiking, SPIKING)
         check_positive(self, "max_rate", self.max_rate)
         check_positive(self, "tau_syn", self.tau_syn)
+        check_positive(self, "tau_ref", self.tau_ref, allow_zero=True)
+        check_positive(self, "threshold", self.threshold)
 
     @property
     def targets(self) -> tuple[str, ...]:
@@ -113,6 +123,11 @@ class PyramidalLayer(Node):
     required_inputs = ("basal",)
 
     def graph_parts(self) -> list[tuple[str, dict]]:
-        attrs = {"kind": "PyramidalLayer", "size": self.size, "obj": self.name,
-                 "nonlinearity": self.nonlinearity, "tau_v": self.tau_v}  # fmt: skip
+        attrs = {
+            "kind": "PyramidalLayer",
+            "size": self.size,
+            "obj": self.name,
+            "nonlinearity": self.nonlinearity,
+            "tau_v": self.tau_v,
+        }
         return [(self.name, attrs)]

@@ -5,6 +5,7 @@ describe (``neurosim.core`` objects, ``circuits``, :class:`HierarchyBuilder`) ->
 (``neurosim.backends.torch`` or ``neurosim.backends.brian2``).
 """
 
+from neurosim.circuit_yaml import load_circuit, save_circuit
 from neurosim.core import (
     AntiHebbianFeedbackRule,
     Constant,
@@ -23,10 +24,9 @@ from neurosim.core import (
     XavierNormal,
     Zeros,
 )
+from neurosim.graph import HierarchyBuilder, RecurrentLayerBuilder, draw_network
 from neurosim.ir import lower_core as _lower_core  # noqa: F401  (registers lowerings)
 from neurosim.ir.build import build, register
-from neurosim.graph import HierarchyBuilder, RecurrentLayerBuilder, draw_network
-from neurosim.circuit_yaml import load_circuit, save_circuit  # noqa: E402
 
 __version__ = "0.1.0"
 

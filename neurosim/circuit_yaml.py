@@ -1,6 +1,6 @@
 """Circuit files: a network (and simulation options) as safe YAML, and back.
 
-Format (every key optional except ``nodes``; see ``examples/circuits/*.yaml``)::
+Format (see ``examples/circuits/*.yaml``)::
 
     network:    {name: dfc, seed: 42, transmission: instantaneous, order: [l1, l2]}
     nodes:      [{type: Input, name: x, size: 15}, {type: PyramidalLayer, ...}, ...]
@@ -8,6 +8,11 @@ Format (every key optional except ``nodes``; see ``examples/circuits/*.yaml``)::
                    weight: {type: XavierNormal, gain: 1.0}, bias: true, ...}, ...]
     probes:     [{target: l1.v, every: 1}, ...]
     simulation: {dt: 0.02, steps: 1000, dtype: float64, ...}
+
+or, for a DFC hierarchy, ``hierarchy:`` with the arguments of ``HierarchyBuilder``
+in place of ``network``/``nodes``/``projections``::
+
+    hierarchy: {layer_sizes: [15, 10, 10, 5], controller: {k_p: 1.5, alpha: 0.0015}}
 
 Each node / projection entry carries the constructor arguments of its class; nested
 objects (initialisers, rules, soma models) are mappings, with ``type`` where the class
@@ -17,6 +22,7 @@ place in the file (``nodes[2].nonlinearity``, line number) and the allowed value
 
 from __future__ import annotations
 
+import collections.abc
 import dataclasses
 import types
 import typing
@@ -25,23 +31,33 @@ from typing import Any
 
 import yaml
 
-from circuits import AutapseIntegrator, Noise, PIController, PyramidalLayer, SomaModel
+from circuits import AutapseIntegrator, PIController, PyramidalLayer
+from neurosim.core.errors import ValidationError
 from neurosim.core.init import INITS, WeightInit
 from neurosim.core.network import Network
 from neurosim.core.population import Input, Population
 from neurosim.core.probe import Probe
 from neurosim.core.projection import Projection
 from neurosim.core.rules import RULES, PlasticityRule
+from neurosim.graph.hierarchy import HierarchyBuilder
 
 NODE_TYPES: dict[str, type] = {
     cls.__name__: cls
     for cls in (Input, Population, PyramidalLayer, AutapseIntegrator, PIController)
 }
 NESTED: dict[type, dict[str, type]] = {WeightInit: INITS, PlasticityRule: RULES}
-SECTIONS = ("network", "nodes", "projections", "probes", "simulation")
+SECTIONS = ("network", "hierarchy", "nodes", "projections", "probes", "simulation")
 NETWORK_KEYS = {"name": str, "seed": int, "transmission": str, "order": list, "meta": dict}
-SIMULATION_KEYS = {"dt": float, "steps": int, "dtype": str, "batch": int, "seed": int,
-                   "inputs": dict, "backend": str, "target": str}  # fmt: skip
+SIMULATION_KEYS = {
+    "dt": float,
+    "steps": int,
+    "dtype": str,
+    "batch": int,
+    "seed": int,
+    "inputs": dict,
+    "backend": str,
+    "target": str,
+}
 
 
 class CircuitFileError(ValueError):
@@ -53,8 +69,9 @@ def _plain(value: Any) -> Any:
     """Frontend value -> YAML-safe value (dataclasses as mappings, tuples as lists)."""
     if dataclasses.is_dataclass(value):
         out = {"type": type(value).__name__} if _needs_type(type(value)) else {}
-        for f in dataclasses.fields(value):
-            out[f.name] = _plain(getattr(value, f.name))
+        names = [f.name for f in dataclasses.fields(value)]
+        for name in sorted(names, key=lambda n: n != "name"):  # name first
+            out[name] = _plain(getattr(value, name))
         return out
     if isinstance(value, (tuple, list)):
         return [_plain(v) for v in value]
@@ -86,8 +103,9 @@ def circuit_to_dict(net: Network, simulation: dict | None = None) -> dict:
 def save_circuit(net: Network, path: str | Path, simulation: dict | None = None) -> Path:
     """Write ``net`` (and ``simulation`` options such as dt, steps, dtype) to ``path``."""
     path = Path(path)
-    text = yaml.safe_dump(circuit_to_dict(net, simulation), sort_keys=False,
-                          default_flow_style=None, width=100)  # fmt: skip
+    text = yaml.safe_dump(
+        circuit_to_dict(net, simulation), sort_keys=False, default_flow_style=None, width=100
+    )
     path.write_text(text)
     return path
 
@@ -102,36 +120,45 @@ class _Reader:
     def fail(self, path: str, problem: str, fix: str) -> CircuitFileError:
         line = _line_of(self.root, path)
         where = f"{self.source}:{line}" if line else self.source
-        return CircuitFileError(f"{where}: {path}: {problem}; {fix}")
+        return CircuitFileError(f"{where}: {path}: {problem}" + (f"; {fix}" if fix else ""))
 
     def mapping(self, data: Any, path: str, allowed: dict[str, Any]) -> dict:
         if not isinstance(data, dict):
-            raise self.fail(path, f"expected a mapping, got {type(data).__name__}",
-                            f"give keys from {sorted(allowed)}")  # fmt: skip
+            raise self.fail(
+                path,
+                f"expected a mapping, got {type(data).__name__}",
+                f"give keys from {sorted(allowed)}",
+            )
         for key in data:
             if key not in allowed:
-                raise self.fail(f"{path}.{key}" if path else str(key), f"unknown key {key!r}",
-                                f"allowed keys: {sorted(allowed)}")  # fmt: skip
+                raise self.fail(
+                    f"{path}.{key}" if path else str(key),
+                    f"unknown key {key!r}",
+                    f"allowed keys: {sorted(allowed)}",
+                )
         return data
 
     def obj(self, data: Any, path: str, cls: type) -> Any:
         """Build dataclass ``cls`` (or the subclass named by ``type``) from ``data``."""
-        if cls in NESTED or cls is Node_:
+        if cls in NESTED or cls is AnyNode:
             choices = NESTED.get(cls, NODE_TYPES)
             if not isinstance(data, dict) or data.get("type") not in choices:
                 got = data.get("type") if isinstance(data, dict) else data
-                raise self.fail(f"{path}.type", f"unknown type {got!r}",
-                                f"allowed: {sorted(choices)}")  # fmt: skip
+                raise self.fail(
+                    f"{path}.type", f"unknown type {got!r}", f"allowed: {sorted(choices)}"
+                )
             cls = choices[data["type"]]
         hints = typing.get_type_hints(cls)
         fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
         data = self.mapping(data, path, {**fields, "type": None})
         if "type" in data and data["type"] != cls.__name__:
             raise self.fail(f"{path}.type", f"is {data['type']!r}", f"use {cls.__name__!r}")
-        kwargs = {k: self.value(v, f"{path}.{k}", hints[k]) for k, v in data.items()
-                  if k != "type"}  # fmt: skip
+        kwargs = {k: self.value(v, f"{path}.{k}", hints[k]) for k, v in data.items() if k != "type"}
         try:
             return cls(**kwargs)
+        except ValidationError as err:
+            where = f"{path}.{err.attr}" if err.attr in kwargs else path
+            raise self.fail(where, str(err), "") from None
         except (ValueError, TypeError) as err:
             raise self.fail(path, str(err), "fix the value named above") from None
 
@@ -147,14 +174,16 @@ class _Reader:
                     return self.value(v, path, arm)
                 except CircuitFileError as err:
                     errors.append(str(err))
-            raise self.fail(path, f"{v!r} matches none of {_names(args)}",
-                            f"give one of {_names(args)}") from None  # fmt: skip
-        if origin is tuple or hint is tuple:
+            raise self.fail(
+                path, f"{v!r} matches none of {_names(args)}", f"give one of {_names(args)}"
+            ) from None
+        if origin in (tuple, list, collections.abc.Sequence) or hint is tuple:
             if not isinstance(v, (list, tuple)):
                 raise self.fail(path, f"expected a list, got {v!r}", "give a YAML list")
             item = args[0] if args else Any
-            return tuple(v if item is Any else [self.value(x, f"{path}[{i}]", item)
-                                                for i, x in enumerate(v)])  # fmt: skip
+            return tuple(
+                v if item is Any else [self.value(x, f"{path}[{i}]", item) for i, x in enumerate(v)]
+            )
         if isinstance(hint, type) and dataclasses.is_dataclass(hint) or hint in NESTED:
             return self.obj(v, path, hint)
         return self.scalar(v, path, hint)
@@ -169,12 +198,13 @@ class _Reader:
             dict: isinstance(v, dict),
         }.get(hint, True)
         if not ok:
-            raise self.fail(path, f"expected {_names((hint,))}, got {v!r}",
-                            f"give a {_names((hint,))}")  # fmt: skip
+            raise self.fail(
+                path, f"expected {_names((hint,))}, got {v!r}", f"give a {_names((hint,))}"
+            )
         return float(v) if hint is float else v
 
 
-class Node_:  # marker: "any node type" for _Reader.obj
+class AnyNode:  # marker: "any node type" for _Reader.obj
     pass
 
 
@@ -205,33 +235,19 @@ def _line_of(root: yaml.Node | None, path: str) -> int | None:
     return line
 
 
-def circuit_from_dict(data: Any, source: str = "<dict>", root: yaml.Node | None = None
-                      ) -> tuple[Network, dict]:  # fmt: skip
-    """Inverse of :func:`circuit_to_dict`: ``(Network, simulation options)``."""
+def circuit_from_dict(
+    data: Any, source: str = "<dict>", root: yaml.Node | None = None
+) -> tuple[Network, dict]:
+    """Inverse of :func:`circuit_to_dict`: ``(Network, simulation options)``.
+
+    Instead of ``network``/``nodes``/``projections`` a file may give ``hierarchy:``, the
+    arguments of :class:`~neurosim.HierarchyBuilder` (``controller`` as a mapping of
+    :class:`~circuits.PIController` arguments).
+    """
     rd = _Reader(source, root)
     data = rd.mapping(data, "", dict.fromkeys(SECTIONS))
-    head = rd.mapping(data.get("network") or {}, "network", NETWORK_KEYS)
-    for key, typ in NETWORK_KEYS.items():
-        if key in head:
-            rd.scalar(head[key], f"network.{key}", typ)
-    try:
-        net = Network(head.get("name", "network"), seed=head.get("seed", 42),
-                      transmission=head.get("transmission", "instantaneous"),
-                      order=head.get("order"))  # fmt: skip
-    except ValueError as err:
-        raise rd.fail("network", str(err), "fix the value named above") from None
-    net.options = dict(head.get("meta") or {})
-    sections = (("nodes", Node_), ("projections", Projection), ("probes", Probe))
-    for section, cls in sections:
-        items = data.get(section) or []
-        if not isinstance(items, list):
-            raise rd.fail(section, "is not a list", f"give a YAML list of {section}")
-        for i, item in enumerate(items):
-            obj = rd.obj(item, f"{section}[{i}]", cls)
-            try:
-                net.add(obj)
-            except ValueError as err:
-                raise rd.fail(f"{section}[{i}]", str(err), "fix the value named above") from None
+    net = _from_hierarchy(rd, data) if "hierarchy" in data else _from_nodes(rd, data)
+    _add_items(rd, net, data, "probes", Probe)
     sim = rd.mapping(data.get("simulation") or {}, "simulation", SIMULATION_KEYS)
     for key, typ in SIMULATION_KEYS.items():
         if key in sim:
@@ -239,8 +255,55 @@ def circuit_from_dict(data: Any, source: str = "<dict>", root: yaml.Node | None 
     try:
         net.check()
     except ValueError as err:
-        raise rd.fail("network", str(err), "fix the circuit") from None
+        raise rd.fail("network", str(err), "") from None
     return net, dict(sim)
+
+
+def _from_hierarchy(rd: _Reader, data: dict) -> Network:
+    clash = [k for k in ("network", "nodes", "projections") if k in data]
+    if clash:
+        raise rd.fail(
+            clash[0],
+            "cannot be combined with 'hierarchy'",
+            "describe the circuit either by 'hierarchy' or by nodes/projections",
+        )
+    builder = rd.obj(data["hierarchy"], "hierarchy", HierarchyBuilder)
+    try:
+        return builder.build()
+    except ValueError as err:
+        raise rd.fail("hierarchy", str(err), "") from None
+
+
+def _from_nodes(rd: _Reader, data: dict) -> Network:
+    head = rd.mapping(data.get("network") or {}, "network", NETWORK_KEYS)
+    for key, typ in NETWORK_KEYS.items():
+        if key in head:
+            rd.scalar(head[key], f"network.{key}", typ)
+    try:
+        net = Network(
+            head.get("name", "network"),
+            seed=head.get("seed", 42),
+            transmission=head.get("transmission", "instantaneous"),
+            order=head.get("order"),
+        )
+    except ValueError as err:
+        raise rd.fail("network", str(err), "") from None
+    net.options = dict(head.get("meta") or {})
+    _add_items(rd, net, data, "nodes", AnyNode)
+    _add_items(rd, net, data, "projections", Projection)
+    return net
+
+
+def _add_items(rd: _Reader, net: Network, data: dict, section: str, cls: type) -> None:
+    items = data.get(section) or []
+    if not isinstance(items, list):
+        raise rd.fail(section, "is not a list", f"give a YAML list of {section}")
+    for i, item in enumerate(items):
+        obj = rd.obj(item, f"{section}[{i}]", cls)
+        try:
+            net.add(obj)
+        except ValueError as err:
+            raise rd.fail(f"{section}[{i}]", str(err), "") from None
 
 
 def load_circuit(path: str | Path) -> tuple[Network, dict]:

@@ -38,8 +38,11 @@ ULPS = 256.0
 def _dtype_of(dtype: torch.dtype | np.dtype | str | None, *arrays: object) -> torch.dtype:
     if dtype is None:
         found = [a.dtype for a in arrays if isinstance(a, torch.Tensor)]
-        found += [torch.from_numpy(np.zeros(0, a.dtype)).dtype for a in arrays
-                  if isinstance(a, np.ndarray)]
+        found += [
+            torch.from_numpy(np.zeros(0, a.dtype)).dtype
+            for a in arrays
+            if isinstance(a, np.ndarray)
+        ]
         floats = [d for d in found if d.is_floating_point]
         if not floats:
             return torch.float64
@@ -153,8 +156,13 @@ def dfc_model(
     pre = "x.r"
     for i in range(1, L + 1):
         h, n, p = f"h{i}", sizes[i], pre.split(".")[0]
-        W = var(f"{p}_to_{h}_basal.W", "parameter", (n, sizes[i - 1]),
-                _xavier(rng, n, sizes[i - 1]), True)
+        W = var(
+            f"{p}_to_{h}_basal.W",
+            "parameter",
+            (n, sizes[i - 1]),
+            _xavier(rng, n, sizes[i - 1]),
+            True,
+        )
         b = var(f"{p}_to_{h}_basal.b", "parameter", (n,), np.zeros(n), True)
         Qv = np.eye(n_L) if i == L else _xavier(rng, n, n_L)
         Q = var(f"ctrl_to_{h}_apical.W", "parameter", (n, n_L), Qv, True)
@@ -169,33 +177,67 @@ def dfc_model(
         if feedback_rule:
             vap = var(f"{h}.v_apical_prev", "state", (1, n))
             layers.append(Copy(f"snap_{h}", src=va, dst=vap))
-            rules.append(LocalPlasticity(f"fb_rule_{h}", weight=Q, post=vap, pre="ctrl.u",
-                                         scale=-1.0, window="steps"))
+            rules.append(
+                LocalPlasticity(
+                    f"fb_rule_{h}", weight=Q, post=vap, pre="ctrl.u", scale=-1.0, window="steps"
+                )
+            )
         layers += [
             DenseProjection(f"ff_{h}", weight=W, pre=pre, out=Iff, bias=b),
             Integrate(f"basal_{h}", var=vb, tau=None, inputs=((1.0, Iff),)),
             DenseProjection(f"fb_{h}", weight=Q, pre="ctrl.u", out=Ifb),
-            Integrate(f"apical_{h}", var=va, tau=tau_a, inputs=((1.0, Ifb),),
-                      noise_sigma=sigma, noise_seed=seed * 1000 + i if sigma else None),
+            Integrate(
+                f"apical_{h}",
+                var=va,
+                tau=tau_a,
+                inputs=((1.0, Ifb),),
+                noise_sigma=sigma,
+                noise_seed=seed * 1000 + i if sigma else None,
+            ),
             Integrate(f"soma_{h}", var=v, tau=tau_v, inputs=((1.0, vb), (1.0, va))),
             Nonlinearity(f"rate_{h}", src=v, dst=r, fn=acts[i - 1]),
         ]
         if not feedback_rule:
-            rules.append(LocalPlasticity(f"ff_rule_{h}", weight=W, bias=b, post=v,
-                                         post_baseline=vb, pre=pre, fn=acts[i - 1],
-                                         window=window))
+            rules.append(
+                LocalPlasticity(
+                    f"ff_rule_{h}",
+                    weight=W,
+                    bias=b,
+                    post=v,
+                    post_baseline=vb,
+                    pre=pre,
+                    fn=acts[i - 1],
+                    window=window,
+                )
+            )
         pre = r
     r_L = pre
-    init.append(OutputTarget("init_target", output=r_L, label="ctrl.label", out="ctrl.target",
-                             loss=loss, lam=lam))
-    err = Integrate("ctrl_error", var="ctrl.e", tau=None,
-                    inputs=((1.0, "ctrl.target"), (-1.0, r_L)))
+    init.append(
+        OutputTarget(
+            "init_target", output=r_L, label="ctrl.label", out="ctrl.target", loss=loss, lam=lam
+        )
+    )
+    err = Integrate(
+        "ctrl_error", var="ctrl.e", tau=None, inputs=((1.0, "ctrl.target"), (-1.0, r_L))
+    )
     ctrl = [
-        Integrate("ctrl_int", var="ctrl.u_int", tau=1.0, leak=0.0,
-                  inputs=((1.0, "ctrl.e"), (-alpha, "ctrl.u"))),
-        Integrate("ctrl_out", var="ctrl.u", tau=None,
-                  inputs=((1.0, "ctrl.u_int"), (k_p, "ctrl.e"))),
+        Integrate(
+            "ctrl_int",
+            var="ctrl.u_int",
+            tau=1.0,
+            leak=0.0,
+            inputs=((1.0, "ctrl.e"), (-alpha, "ctrl.u")),
+        ),
+        Integrate(
+            "ctrl_out", var="ctrl.u", tau=None, inputs=((1.0, "ctrl.u_int"), (k_p, "ctrl.e"))
+        ),
     ]
     steps = [err] + ctrl + layers if proactive else [err] + layers + ctrl
-    return Model(V, init, steps + rules, dt=dt, probes=[Probe(r_L)],
-                 meta={"name": "dfc-" + "-".join(map(str, sizes))})
+    return Model(
+        V,
+        init,
+        steps + rules,
+        dt=dt,
+        probes=[Probe(r_L)],
+        meta={"name": "dfc-" + "-".join(map(str, sizes))},
+    )

@@ -6,14 +6,14 @@ the model talks to it through :class:`PhaseNames` (which IR variable is what).
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import torch
 
+from neurosim import HierarchyBuilder, build
 from neurosim.backends.torch.simulator import TorchSimulator
-from neurosim.ir import Integrate, Model
+from neurosim.ir import Model
 
 if TYPE_CHECKING:
     from models.dfc.model import DFCModel
@@ -46,67 +46,69 @@ class PhaseCircuit:
     names: PhaseNames
 
 
-def _hand_assembled(model: DFCModel, phase: str) -> tuple[Model, PhaseNames]:
-    from neurosim.testing import dfc_model
+def describe(model: DFCModel, phase: str) -> HierarchyBuilder:
+    """The circuit of ``phase`` ("forward" or "sleep") as a :class:`HierarchyBuilder`:
+    pyramidal layers ``l1..lL`` (soma, basal, apical), direct feedback ``Q{i}`` from a
+    :class:`circuits.PIController` ``ctrl``.
+
+    * forward (DFC.md §1.2): target given as the label input (``r*`` computed with the
+      batch-mean loss), ``proactive_controller``, tau_A = ``cfg.tau_A`` (``dt_di``:
+      instantaneous), :class:`DendriticPredictionRule` window ``all`` (DFC) or ``last``
+      (DFC-SS), no noise (``noisy_dynamics=False``).
+    * sleep (DFC.md §1.5): :meth:`HierarchyBuilder.sleep_phase` with the ``*_fb``
+      values: non-proactive, target = feedforward output, apical noise, feedback rule.
+    """
+    from circuits import PIController  # after neurosim: circuits imports it (cycle)
 
     cfg = model.cfg
     sizes = [model.task.n_in, *cfg.size_hidden, model.task.n_out]
-    L = len(sizes) - 1
+    ctrl = PIController(
+        k_p=cfg.k_p, alpha=cfg.alpha_di, loss="given", proactive=cfg.proactive_controller
+    )
+    forward = HierarchyBuilder(
+        layer_sizes=sizes,
+        nonlinearities=list(cfg.activations),
+        controller=ctrl,
+        tau_v=cfg.tau_v,
+        tau_apical=cfg.tau_A,
+        seed=model.seed,
+        transmission="instantaneous",
+        plasticity="forward",
+        window="all" if model.variant == "dfc" else "last",
+        name=f"{model.name}-forward",
+    )
     if phase == "forward":
-        ir = dfc_model(
-            sizes,
-            dt=cfg.dt_di,
-            tau_v=cfg.tau_v,
-            tau_a=cfg.tau_A,
-            alpha=cfg.alpha_di,
-            k_p=cfg.k_p,
-            activations=cfg.activations,
-            proactive=cfg.proactive_controller,
-            window="all" if model.variant == "dfc" else "last",
-            loss="given",
-            seed=model.seed,
-        )
-    else:
-        ir = dfc_model(
-            sizes,
-            dt=cfg.dt_di_fb,
-            tau_v=cfg.tau_v_fb,
-            tau_a=cfg.tau_A_fb,
-            alpha=cfg.alpha_fb,
-            k_p=cfg.k_p_fb,
-            activations=cfg.activations,
-            proactive=False,
-            loss="given",
-            sigma=cfg.sigma_hidden_fb,
-            seed=model.seed + 1,
-            feedback_rule=True,
-        )
-        ir = _set_output_noise(ir, f"apical_h{L}", cfg.sigma_out_fb, model.seed)
-    pre = ["x"] + [f"h{i}" for i in range(1, L)]
-    names = PhaseNames(
+        return forward
+    return forward.sleep_phase(
+        k_p=cfg.k_p_fb,
+        alpha=cfg.alpha_fb,
+        tau_v=cfg.tau_v_fb,
+        tau_apical=cfg.tau_A_fb,
+        sigma=cfg.sigma_hidden_fb,
+        sigma_output=cfg.sigma_out_fb,
+        beta=0.0,
+        transmission="instantaneous" if cfg.inst_transmission_fb else "delayed",
+    )
+
+
+def _names(L: int) -> PhaseNames:
+    """Names of the HierarchyBuilder circuit (docs/design.md)."""
+    return PhaseNames(
         input="x.r",
         label="ctrl.label",
-        output=f"h{L}.r",
+        output=f"l{L}.r",
         control="ctrl.u",
-        forward_params=tuple(
-            (f"{p}_to_h{i}_basal.W", f"{p}_to_h{i}_basal.b") for i, p in enumerate(pre, 1)
-        ),
-        feedback_params=tuple(f"ctrl_to_h{i}_apical.W" for i in range(1, L + 1)),
-        layers=tuple(f"h{i}" for i in range(1, L + 1)),
+        forward_params=tuple((f"W{i}.W", f"W{i}.b") for i in range(1, L + 1)),
+        feedback_params=tuple(f"Q{i}.W" for i in range(1, L + 1)),
+        layers=tuple(f"l{i}" for i in range(1, L + 1)),
     )
-    return ir, names
 
 
-def _set_output_noise(ir: Model, op_name: str, sigma: float, seed: int) -> Model:
-    steps = [
-        dataclasses.replace(
-            op, noise_sigma=sigma, noise_seed=(seed * 1000 + 999) if sigma else None
-        )
-        if isinstance(op, Integrate) and op.name == op_name
-        else op
-        for op in ir.step_ops
-    ]
-    return Model(ir.variables, ir.init_ops, steps, dt=ir.dt, probes=[], meta=ir.meta)
+def _built(model: DFCModel, phase: str) -> tuple[Model, PhaseNames]:
+    cfg = model.cfg
+    dt = cfg.dt_di if phase == "forward" else cfg.dt_di_fb
+    ir = build(describe(model, phase).build(), dt=dt)
+    return ir, _names(len(cfg.size_hidden) + 1)
 
 
 def _bind(model: DFCModel, ir: Model, names: PhaseNames, device, dtype) -> PhaseCircuit:
@@ -122,12 +124,12 @@ def _bind(model: DFCModel, ir: Model, names: PhaseNames, device, dtype) -> Phase
 def build_forward_phase(model: DFCModel, device: torch.device, dtype: torch.dtype) -> PhaseCircuit:
     """Forward phase (DFC.md §1.2) of ``model``: proactive or not, tau_A = ``cfg.tau_A``,
     target given, forward rule window ``all`` (DFC) or ``last`` (DFC-SS)."""
-    ir, names = _hand_assembled(model, "forward")
+    ir, names = _built(model, "forward")
     return _bind(model, ir, names, device, dtype)
 
 
 def build_sleep_phase(model: DFCModel, device: torch.device, dtype: torch.dtype) -> PhaseCircuit:
     """Sleep phase (DFC.md §1.5): non-proactive, noisy apical compartments with
     ``tau_A_fb``, target = feedforward output, feedback rule on every Q_i."""
-    ir, names = _hand_assembled(model, "sleep")
+    ir, names = _built(model, "sleep")
     return _bind(model, ir, names, device, dtype)

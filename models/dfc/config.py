@@ -77,6 +77,9 @@ class DFCConfig:
     inst_transmission_fb: bool = True
     sigma_fb: float | None = None
     sigma_output_fb: float | None = None
+    # neurosim extension (not in the reference): run the sleep phase on every k-th
+    # feedback batch only (1 = every batch, as the paper); for quick demos
+    sleep_every: int = 1
 
     def __post_init__(self) -> None:
         acts = (
@@ -100,6 +103,10 @@ class DFCConfig:
             raise ValueError(
                 "DFCConfig: tmax_di and tmax_di_fb count time samples including k=0 and "
                 f"must be >= 2, got {self.tmax_di} and {self.tmax_di_fb}"
+            )
+        if not isinstance(self.sleep_every, int) or self.sleep_every < 1:
+            raise ValueError(
+                f"DFCConfig: sleep_every must be an integer >= 1, got {self.sleep_every!r}"
             )
         if not self.inst_transmission:
             raise ValueError(

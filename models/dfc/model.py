@@ -83,6 +83,7 @@ class DFCModel(TrainableModel):
             [nn.Parameter(q, requires_grad=False) for q in self._init_feedback(sizes, gen, fk)]
         )
         self.register_buffer("forward_batches", torch.zeros((), dtype=torch.long, device=device))
+        self.register_buffer("feedback_calls", torch.zeros((), dtype=torch.long, device=device))
         self.noise_generator = torch.Generator(device=device).manual_seed(seed + 1)
         self._optimizers = self._make_optimizers()
 
@@ -200,6 +201,9 @@ class DFCModel(TrainableModel):
         ``lr_fb_init`` before the first forward batch (pre-training), ``lr_fb`` after."""
         from models.dfc.simulation import sleep_phase_gradients
 
+        self.feedback_calls += 1
+        if (int(self.feedback_calls) - 1) % self.cfg.sleep_every:
+            return {}
         grads, metrics = sleep_phase_gradients(self, x.to(self.weights[0].dtype))
         params = self.trained_feedback
         grads = grads[: len(params)]

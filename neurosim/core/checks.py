@@ -15,8 +15,13 @@ if TYPE_CHECKING:
 
 def check_network(net: Network) -> None:
     """Run every check; raise :class:`ValidationError` at the first problem."""
-    for check in (check_dangling_inputs, check_required_inputs, check_controllers,
-                  check_cycles, check_order):  # fmt: skip
+    for check in (
+        check_dangling_inputs,
+        check_required_inputs,
+        check_controllers,
+        check_cycles,
+        check_order,
+    ):
         check(net)
 
 
@@ -26,9 +31,12 @@ def check_dangling_inputs(net: Network) -> None:
     for node in net.nodes.values():
         if isinstance(node, Input) and node.name not in used:
             raise ValidationError(
-                f"Input '{node.name}'", "projections", 0, "is dangling (nothing reads it)",
+                f"Input '{node.name}'",
+                "projections",
+                0,
+                "is dangling (nothing reads it)",
                 "add a Projection from it or remove it",
-            )  # fmt: skip
+            )
 
 
 def check_required_inputs(net: Network) -> None:
@@ -37,9 +45,12 @@ def check_required_inputs(net: Network) -> None:
         for comp in getattr(node, "required_inputs", ()):
             if not net.into(node.name, comp):
                 raise ValidationError(
-                    f"{type(node).__name__} '{node.name}'", comp, None,
-                    "receives no projection", f"add a Projection(..., '{node.name}', '{comp}')",
-                )  # fmt: skip
+                    f"{type(node).__name__} '{node.name}'",
+                    comp,
+                    None,
+                    "receives no projection",
+                    f"add a Projection(..., '{node.name}', '{comp}')",
+                )
 
 
 def check_controllers(net: Network) -> None:
@@ -49,14 +60,20 @@ def check_controllers(net: Network) -> None:
         out = ctrl.output_layer
         if out is None or out not in net.nodes:
             raise ValidationError(
-                who, "output_layer", out, "is not a node of the network (no target)",
+                who,
+                "output_layer",
+                out,
+                "is not a node of the network (no target)",
                 f"set output_layer to the layer it controls; nodes: {sorted(net.nodes)}",
-            )  # fmt: skip
+            )
         if net.nodes[out].size != ctrl.size:
             raise ValidationError(
-                who, "size", ctrl.size, f"differs from output layer '{out}' "
-                f"({net.nodes[out].size} units)", f"give size={net.nodes[out].size}",
-            )  # fmt: skip
+                who,
+                "size",
+                ctrl.size,
+                f"differs from output layer '{out}' ({net.nodes[out].size} units)",
+                f"give size={net.nodes[out].size}",
+            )
 
 
 def check_cycles(net: Network) -> None:
@@ -75,9 +92,12 @@ def check_cycles(net: Network) -> None:
         return
     names = [g.edges[u, v]["name"] for u, v in cycle]
     raise ValidationError(
-        f"Network '{net.name}'", "projections", names, "form a cycle of feedforward edges",
+        f"Network '{net.name}'",
+        "projections",
+        names,
+        "form a cycle of feedforward edges",
         "mark one of them role='feedback' (or 'recurrent'/'lateral')",
-    )  # fmt: skip
+    )
 
 
 def check_order(net: Network) -> None:
@@ -89,6 +109,9 @@ def check_order(net: Network) -> None:
     unknown = [n for n in net._order if n not in net.nodes]
     if unknown or len(given) != len(set(given)) or set(given) != need:
         raise ValidationError(
-            f"Network '{net.name}'", "order", list(net._order), "is not a permutation",
+            f"Network '{net.name}'",
+            "order",
+            list(net._order),
+            "is not a permutation",
             f"list each of {sorted(need)} once",
-        )  # fmt: skip
+        )

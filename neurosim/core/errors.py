@@ -31,8 +31,9 @@ def check_choice(obj: Any, attr: str, value: Any, allowed: Iterable[Any]) -> Non
         raise ValidationError(label(obj), attr, value, "is not allowed", f"use one of {allowed}")
 
 
-def check_positive(obj: Any, attr: str, value: Any, *, allow_none: bool = False,
-                   allow_zero: bool = False) -> None:  # fmt: skip
+def check_positive(
+    obj: Any, attr: str, value: Any, *, allow_none: bool = False, allow_zero: bool = False
+) -> None:
     """Raise unless ``value`` is a positive (or non-negative) real number (or None)."""
     if value is None and allow_none:
         return
@@ -60,6 +61,9 @@ def check_name(obj: Any, value: Any) -> None:
     """Names are non-empty strings without dots (dots separate ``pop.compartment``)."""
     if not isinstance(value, str) or not value or "." in value or not value.isprintable():
         raise ValidationError(
-            type(obj).__name__, "name", value, "is not a valid name",
+            type(obj).__name__,
+            "name",
+            value,
+            "is not a valid name",
             "give a non-empty string without '.' (e.g. 'l1')",
-        )  # fmt: skip
+        )

@@ -110,9 +110,12 @@ class Given(WeightInit):
         arr = np.asarray(self.array, dtype=float)
         if arr.ndim not in (1, 2) or arr.size == 0 or not np.all(np.isfinite(arr)):
             raise ValidationError(
-                "Given", "array", f"<array of shape {arr.shape}>", "is invalid",
+                "Given",
+                "array",
+                f"<array of shape {arr.shape}>",
+                "is invalid",
                 "give a finite, non-empty 1-d or 2-d array",
-            )  # fmt: skip
+            )
         object.__setattr__(self, "array", _to_tuple(arr))
 
     @property
@@ -123,9 +126,12 @@ class Given(WeightInit):
     def check_shape(self, shape: tuple[int, ...], owner: str) -> None:
         if tuple(self.value.shape) != tuple(shape):
             raise ValidationError(
-                owner, "weight", f"Given(shape={self.value.shape})", "has the wrong shape",
+                owner,
+                "weight",
+                f"Given(shape={self.value.shape})",
+                "has the wrong shape",
                 f"give an array of shape {tuple(shape)} (n_post, n_pre)",
-            )  # fmt: skip
+            )
 
     def sample(self, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
         self.check_shape(shape, "Given")

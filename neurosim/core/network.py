@@ -45,8 +45,9 @@ class Network:
     ) -> None:
         check_name(self, name)
         if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-            raise ValidationError(f"Network '{name}'", "seed", seed, "is invalid",
-                                  "give an int >= 0")  # fmt: skip
+            raise ValidationError(
+                f"Network '{name}'", "seed", seed, "is invalid", "give an int >= 0"
+            )
         self.name, self.seed = name, seed
         check_choice(self, "transmission", transmission, TRANSMISSIONS)
         self.transmission = transmission
@@ -68,47 +69,68 @@ class Network:
                 self._add_node(obj)
             else:
                 raise ValidationError(
-                    f"Network '{self.name}'", "add", obj, "is not a network object",
+                    f"Network '{self.name}'",
+                    "add",
+                    obj,
+                    "is not a network object",
                     "add a Population, Input, circuit, Projection or Probe",
-                )  # fmt: skip
+                )
         return objs[-1] if objs else None
 
     def _add_node(self, node: Node) -> None:
         if node.name in self.nodes or node.name in self.projections:
-            raise ValidationError(f"Network '{self.name}'", "name", node.name, "is taken",
-                                  "give every node and projection a unique name")  # fmt: skip
+            raise ValidationError(
+                f"Network '{self.name}'",
+                "name",
+                node.name,
+                "is taken",
+                "give every node and projection a unique name",
+            )
         if getattr(node, "size", None) is None:
-            raise ValidationError(f"{type(node).__name__} '{node.name}'", "size", None,
-                                  "is not set", "give the number of units")  # fmt: skip
+            raise ValidationError(
+                f"{type(node).__name__} '{node.name}'",
+                "size",
+                None,
+                "is not set",
+                "give the number of units",
+            )
         self.nodes[node.name] = node
 
     def _add_projection(self, proj: Projection) -> None:
         who = f"Projection '{proj.name}'"
         if proj.name in self.projections or proj.name in self.nodes:
-            raise ValidationError(who, "name", proj.name, "is taken",
-                                  "give every node and projection a unique name")  # fmt: skip
+            raise ValidationError(
+                who, "name", proj.name, "is taken", "give every node and projection a unique name"
+            )
         for attr in ("pre", "post"):
             if getattr(proj, attr) not in self.nodes:
                 raise ValidationError(
-                    who, attr, getattr(proj, attr), "is not a node of the network",
+                    who,
+                    attr,
+                    getattr(proj, attr),
+                    "is not a node of the network",
                     f"add it first; nodes: {sorted(self.nodes)}",
-                )  # fmt: skip
+                )
         post = self.nodes[proj.post]
         if proj.compartment not in post.targets:
             raise ValidationError(
-                who, "compartment", proj.compartment,
+                who,
+                "compartment",
+                proj.compartment,
                 f"is not a compartment of {type(post).__name__} '{post.name}'",
                 f"use one of {post.targets}",
-            )  # fmt: skip
+            )
         if isinstance(proj.weight, Given):
             proj.weight.check_shape(self.shape(proj), who)
         want = RULE_COMPARTMENT.get(type(proj.rule))
         if want is not None and proj.compartment != want:
             raise ValidationError(
-                who, "rule", type(proj.rule).__name__,
+                who,
+                "rule",
+                type(proj.rule).__name__,
                 f"needs a projection into a '{want}' compartment, not '{proj.compartment}'",
                 f"attach it to a projection with compartment='{want}'",
-            )  # fmt: skip
+            )
         self.projections[proj.name] = proj
 
     # -- queries ---------------------------------------------------------------------
@@ -119,9 +141,10 @@ class Network:
     def into(self, node: str, compartment: str | None = None) -> list[Projection]:
         """Projections into ``node`` (optionally one compartment), in insertion order."""
         return [
-            p for p in self.projections.values()
+            p
+            for p in self.projections.values()
             if p.post == node and (compartment is None or p.compartment == compartment)
-        ]  # fmt: skip
+        ]
 
     def out_of(self, node: str) -> list[Projection]:
         """Projections leaving ``node``."""
@@ -175,10 +198,16 @@ class Network:
         for p in self.projections.values():
             pre, post = self.nodes[p.pre], self.nodes[p.post]
             g.add_edge(
-                pre.output_node, post.input_node(p.compartment), key=p.name, name=p.name,
-                role=p.role, compartment=p.compartment, shape=self.shape(p),
-                plastic=p.plastic, internal=False,
-            )  # fmt: skip
+                pre.output_node,
+                post.input_node(p.compartment),
+                key=p.name,
+                name=p.name,
+                role=p.role,
+                compartment=p.compartment,
+                shape=self.shape(p),
+                plastic=p.plastic,
+                internal=False,
+            )
         return g
 
     def check(self) -> None:

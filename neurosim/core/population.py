@@ -115,9 +115,12 @@ class Population(Node):
             or not all(isinstance(c, str) and c.isidentifier() for c in comps)
         ):
             raise ValidationError(
-                f"Population '{self.name}'", "compartments", comps, "is invalid",
+                f"Population '{self.name}'",
+                "compartments",
+                comps,
+                "is invalid",
                 "give a tuple of distinct identifiers that includes 'soma'",
-            )  # fmt: skip
+            )
         check_choice(self, "nonlinearity", self.nonlinearity, NONLINEARITIES)
         check_positive(self, "tau", self.tau, allow_none=True)
 

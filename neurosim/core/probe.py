@@ -19,8 +19,14 @@ class Probe:
 
     def __post_init__(self) -> None:
         if not isinstance(self.target, str) or not self.target:
-            raise ValidationError("Probe", "target", self.target, "is not a variable name",
-                                  "give e.g. 'l1.v' or 'ctrl.u'")  # fmt: skip
+            raise ValidationError(
+                "Probe",
+                "target",
+                self.target,
+                "is not a variable name",
+                "give e.g. 'l1.v' or 'ctrl.u'",
+            )
         if not isinstance(self.every, int) or isinstance(self.every, bool) or self.every < 1:
-            raise ValidationError(f"Probe '{self.target}'", "every", self.every, "is invalid",
-                                  "give an int >= 1")  # fmt: skip
+            raise ValidationError(
+                f"Probe '{self.target}'", "every", self.every, "is invalid", "give an int >= 1"
+            )

@@ -59,26 +59,35 @@ class Projection:
         check_choice(self, "role", self.role, ROLES)
         if not isinstance(self.weight, WeightInit):
             raise ValidationError(
-                who, "weight", self.weight, "is not an initialiser",
+                who,
+                "weight",
+                self.weight,
+                "is not an initialiser",
                 "give e.g. XavierNormal(), Zeros(), Identity(1.0) or Given(array)",
-            )  # fmt: skip
-        if not (isinstance(self.bias, bool) or isinstance(self.bias, WeightInit)):
+            )
+        if not (isinstance(self.bias, (bool, WeightInit))):
             raise ValidationError(
                 who, "bias", self.bias, "is invalid", "give True, False or an initialiser"
             )
         check_choice(self, "plastic", self.plastic, (True, False))
         if self.rule is not None and not isinstance(self.rule, PlasticityRule):
             raise ValidationError(
-                who, "rule", self.rule, "is not a rule",
+                who,
+                "rule",
+                self.rule,
+                "is not a rule",
                 "give DendriticPredictionRule(...), AntiHebbianFeedbackRule(...) or None",
-            )  # fmt: skip
+            )
         if self.rule is not None and not self.plastic:
             object.__setattr__(self, "plastic", True)
         if self.pre == self.post and self.role not in ("self", "recurrent"):
             raise ValidationError(
-                who, "role", self.role, f"connects '{self.pre}' to itself",
+                who,
+                "role",
+                self.role,
+                f"connects '{self.pre}' to itself",
                 "mark it role='recurrent' (or 'self')",
-            )  # fmt: skip
+            )
 
     @property
     def bias_init(self) -> WeightInit | None:

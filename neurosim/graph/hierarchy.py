@@ -98,8 +98,13 @@ class HierarchyBuilder:
     def __post_init__(self) -> None:
         sizes = list(self.layer_sizes)
         if len(sizes) < 2:
-            raise ValidationError("HierarchyBuilder", "layer_sizes", sizes, "is too short",
-                                  "give [n_input, n_1, ..., n_L] with L >= 1")  # fmt: skip
+            raise ValidationError(
+                "HierarchyBuilder",
+                "layer_sizes",
+                sizes,
+                "is too short",
+                "give [n_input, n_1, ..., n_L] with L >= 1",
+            )
         for i, n in enumerate(sizes):
             check_size(self, f"layer_sizes[{i}]", n)
         L = len(sizes) - 1
@@ -107,13 +112,20 @@ class HierarchyBuilder:
             self.nonlinearities = ["tanh"] * (L - 1) + ["linear"]
         if len(self.nonlinearities) != L:
             raise ValidationError(
-                "HierarchyBuilder", "nonlinearities", list(self.nonlinearities),
+                "HierarchyBuilder",
+                "nonlinearities",
+                list(self.nonlinearities),
                 f"has {len(self.nonlinearities)} entries for {L} layers",
                 f"give {L} (one per layer after the input)",
-            )  # fmt: skip
+            )
         if not isinstance(self.controller, PIController):
-            raise ValidationError("HierarchyBuilder", "controller", self.controller,
-                                  "is not a PIController", "give PIController(...)")  # fmt: skip
+            raise ValidationError(
+                "HierarchyBuilder",
+                "controller",
+                self.controller,
+                "is not a PIController",
+                "give PIController(...)",
+            )
         check_choice(self, "feedback", self.feedback, FEEDBACK)
         check_choice(self, "transmission", self.transmission, TRANSMISSIONS)
         check_choice(self, "plasticity", self.plasticity, PLASTICITY)
@@ -122,17 +134,23 @@ class HierarchyBuilder:
         check_positive(self, "sigma_output", self.sigma_output, allow_none=True, allow_zero=True)
         if self.plasticity == "feedback" and self.feedback == "multilayer":
             raise ValidationError(
-                "HierarchyBuilder", "plasticity", "feedback",
+                "HierarchyBuilder",
+                "plasticity",
+                "feedback",
                 "is defined for direct and layer-wise feedback (eq. 13 pairs v_A with "
                 "the presynaptic signal of the apical synapse)",
                 "use feedback='direct' or 'layerwise', or plasticity=None",
-            )  # fmt: skip
+            )
         for attr in ("forward_init", "feedback_init"):
             inits = self._per_layer(attr)
             if len(inits) != L or not all(isinstance(w, WeightInit) for w in inits):
-                raise ValidationError("HierarchyBuilder", attr, getattr(self, attr),
-                                      f"is not one initialiser or a list of {L}",
-                                      "give e.g. XavierNormal() or [Given(...), ...]")  # fmt: skip
+                raise ValidationError(
+                    "HierarchyBuilder",
+                    attr,
+                    getattr(self, attr),
+                    f"is not one initialiser or a list of {L}",
+                    "give e.g. XavierNormal() or [Given(...), ...]",
+                )
 
     # -- helpers -----------------------------------------------------------------------
     @property
@@ -152,11 +170,19 @@ class HierarchyBuilder:
         L, out = self.depth, []
         for i in range(1, L + 1):
             sigma = self.sigma_output if (i == L and self.sigma_output is not None) else self.sigma
-            out.append(PyramidalLayer(
-                f"l{i}", self.layer_sizes[i], nonlinearity=self.nonlinearities[i - 1],
-                tau_v=self.tau_v, tau_apical=self.tau_apical, tau_basal=self.tau_basal,
-                soma=self.soma, noise=Noise(apical=sigma), spiking=self.spiking,
-            ))  # fmt: skip
+            out.append(
+                PyramidalLayer(
+                    f"l{i}",
+                    self.layer_sizes[i],
+                    nonlinearity=self.nonlinearities[i - 1],
+                    tau_v=self.tau_v,
+                    tau_apical=self.tau_apical,
+                    tau_basal=self.tau_basal,
+                    soma=self.soma,
+                    noise=Noise(apical=sigma),
+                    spiking=self.spiking,
+                )
+            )
         return out
 
     def _controller(self) -> PIController:
@@ -164,6 +190,44 @@ class HierarchyBuilder:
         if self.proactive is not None:
             changes["proactive"] = self.proactive
         return dataclasses.replace(self.controller, **changes)
+
+    def sleep_phase(
+        self,
+        *,
+        k_p: float,
+        alpha: float,
+        tau_v: float,
+        tau_apical: float | None,
+        sigma: float,
+        sigma_output: float | None = None,
+        beta: float = 0.0,
+        transmission: str | None = None,
+    ) -> HierarchyBuilder:
+        """The builder of the feedback-learning (sleep) phase of this network (DFC App.
+        E.2, DFC.md §1.5): same sizes, names, seed and initial weights; controller with
+        ``k_p_fb``/``alpha_fb``, non-proactive, target = feedforward output
+        (``loss="given"``, ``target_from="output"``); apical noise ``sigma`` (hidden) and
+        ``sigma_output`` (output); AntiHebbianFeedbackRule(beta) on every ``Q{i}``."""
+        ctrl = dataclasses.replace(
+            self.controller,
+            k_p=k_p,
+            alpha=alpha,
+            loss="given",
+            target_from="output",
+            proactive=False,
+        )
+        return dataclasses.replace(
+            self,
+            controller=ctrl,
+            proactive=False,
+            tau_v=tau_v,
+            tau_apical=tau_apical,
+            sigma=sigma,
+            sigma_output=sigma_output,
+            plasticity="feedback",
+            beta=beta,
+            transmission=transmission or self.transmission,
+        )
 
     # -- build -------------------------------------------------------------------------
     def build(self) -> Network:
@@ -176,8 +240,18 @@ class HierarchyBuilder:
         rule = DendriticPredictionRule(self.window) if self.plasticity == "forward" else None
         for i, layer in enumerate(layers, 1):
             pre = "x" if i == 1 else f"l{i - 1}"
-            net.add(Projection(pre, layer.name, "basal", weight=fwd[i - 1], bias=self.bias,
-                               plastic=True, rule=rule, name=f"W{i}"))  # fmt: skip
+            net.add(
+                Projection(
+                    pre,
+                    layer.name,
+                    "basal",
+                    weight=fwd[i - 1],
+                    bias=self.bias,
+                    plastic=True,
+                    rule=rule,
+                    name=f"W{i}",
+                )
+            )
         order = [layer.name for layer in layers]
         order = self._add_feedback(net, ctrl) + order
         net.order = order
@@ -193,8 +267,16 @@ class HierarchyBuilder:
         rule = AntiHebbianFeedbackRule(self.beta) if self.plasticity == "feedback" else None
 
         def q(pre: str, post: str, comp: str, i: int) -> Projection:
-            return Projection(pre, post, comp, weight=fb[i - 1], plastic=True, role="feedback",
-                              rule=rule if comp == "apical" else None, name=f"Q{i}")  # fmt: skip
+            return Projection(
+                pre,
+                post,
+                comp,
+                weight=fb[i - 1],
+                plastic=True,
+                role="feedback",
+                rule=rule if comp == "apical" else None,
+                name=f"Q{i}",
+            )
 
         if self.feedback == "direct":
             net.add(*(q(ctrl.name, f"l{i}", "apical", i) for i in range(1, L + 1)))
@@ -207,6 +289,9 @@ class HierarchyBuilder:
         for i in range(L, 0, -1):
             net.add(Population(f"f{i}", self.layer_sizes[i], nonlinearity="linear", tau=None))
             net.add(q(ctrl.name if i == L else f"f{i + 1}", f"f{i}", "soma", i))
-            net.add(Projection(f"f{i}", f"l{i}", "apical", weight=Identity(1.0), role="feedback",
-                               name=f"A{i}"))  # fmt: skip
+            net.add(
+                Projection(
+                    f"f{i}", f"l{i}", "apical", weight=Identity(1.0), role="feedback", name=f"A{i}"
+                )
+            )
         return path

@@ -61,16 +61,16 @@ class RecurrentLayerBuilder:
         net.add(
             Input("x", self.input_size, time_varying=self.time_varying_input),
             Population("h", self.hidden_size, nonlinearity=self.nonlinearity, tau=self.tau),
-            Projection("x", "h", "soma", weight=self.input_init, bias=True, plastic=True,
-                       name="W_in"),
+            Projection(
+                "x", "h", "soma", weight=self.input_init, bias=True, plastic=True, name="W_in"
+            ),
             Projection("h", "h", "soma", weight=rec, plastic=True, role="recurrent", name="R"),
-        )  # fmt: skip
+        )
         if self.output_size is not None:
             net.add(
                 Population("y", self.output_size, nonlinearity="linear", tau=None),
-                Projection("h", "y", "soma", weight=self.output_init, plastic=True,
-                           name="W_out"),
-            )  # fmt: skip
+                Projection("h", "y", "soma", weight=self.output_init, plastic=True, name="W_out"),
+            )
         for var in self.probes:
             net.add(Probe(var))
         net.check()

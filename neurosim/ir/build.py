@@ -85,17 +85,37 @@ class BuildContext:
         self.snapshots: dict[str, list[Op]] = {}
         self._projection_ops: dict[str, Lowered] = {}
 
-    def declare(self, name: str, kind: str, shape: tuple[int, ...], value: np.ndarray | None = None,
-                *, plastic: bool = False, time_varying: bool = False,
-                population: str | None = None, compartment: str | None = None) -> str:  # fmt: skip
+    def declare(
+        self,
+        name: str,
+        kind: str,
+        shape: tuple[int, ...],
+        value: np.ndarray | None = None,
+        *,
+        plastic: bool = False,
+        time_varying: bool = False,
+        population: str | None = None,
+        compartment: str | None = None,
+    ) -> str:
         """Declare an IR variable (once); returns its name."""
         if name in self.variables:
-            raise ValidationError(f"Network '{self.network.name}'", "variable", name,
-                                  "is declared twice", "rename one of the objects")  # fmt: skip
+            raise ValidationError(
+                f"Network '{self.network.name}'",
+                "variable",
+                name,
+                "is declared twice",
+                "rename one of the objects",
+            )
         self.variables[name] = Variable(
-            name, kind, shape, value=value, plastic=plastic, time_varying=time_varying,
-            population=population, compartment=compartment,
-        )  # fmt: skip
+            name,
+            kind,
+            shape,
+            value=value,
+            plastic=plastic,
+            time_varying=time_varying,
+            population=population,
+            compartment=compartment,
+        )
         return name
 
     def rng(self, obj_name: str) -> np.random.Generator:
@@ -106,7 +126,9 @@ class BuildContext:
         """An integer noise seed for op ``op_name``."""
         return object_seed(self.network.seed, op_name)
 
-    def projections(self, node: str, compartment: str, *, init: bool = False) -> tuple[list[Op], list[str]]:  # fmt: skip
+    def projections(
+        self, node: str, compartment: str, *, init: bool = False
+    ) -> tuple[list[Op], list[str]]:
         """Ops computing the currents into ``node.compartment`` and the current names.
 
         ``init=True`` gives the feedforward sweep's copies (feedforward projections only,
@@ -157,12 +179,14 @@ def build(network: Network, dt: float = 0.02, name: str | None = None) -> Model:
     step_ops += [op for n in ctrls for op in parts[n].last]
     step_ops += [op for n in network.nodes for op in parts[n].learn] + learn
     probes = [Probe(_probe_var(p.target, network), p.every) for p in network.probes]
-    meta = {"name": name or network.name, "seed": network.seed,
-            "transmission": network.transmission, "order": tuple(step_order),
-            **network.options}  # fmt: skip
-    variables = {
-        k: v for kind in _KIND_ORDER for k, v in ctx.variables.items() if v.kind == kind
+    meta = {
+        "name": name or network.name,
+        "seed": network.seed,
+        "transmission": network.transmission,
+        "order": tuple(step_order),
+        **network.options,
     }
+    variables = {k: v for kind in _KIND_ORDER for k, v in ctx.variables.items() if v.kind == kind}
     return Model(variables, init_ops, step_ops, float(dt), probes, meta)
 
 

@@ -12,8 +12,14 @@ from neurosim.ir.ops import Copy, DenseProjection, Integrate, LocalPlasticity, N
 @register(Input)
 def lower_input(node: Input, ctx: BuildContext) -> Lowered:
     """``name.r``: an input variable (time-varying ones are read step by step)."""
-    ctx.declare(node.output, "input", (1, node.size), time_varying=node.time_varying,
-                population=node.name, compartment="r")  # fmt: skip
+    ctx.declare(
+        node.output,
+        "input",
+        (1, node.size),
+        time_varying=node.time_varying,
+        population=node.name,
+        compartment="r",
+    )
     return Lowered()
 
 
@@ -27,14 +33,20 @@ def lower_projection(proj: Projection, ctx: BuildContext) -> Lowered:
     net = ctx.network
     shape = net.shape(proj)
     rng = ctx.rng(proj.name)
-    W = ctx.declare(f"{proj.name}.W", "parameter", shape, proj.weight.sample(shape, rng),
-                    plastic=proj.plastic)  # fmt: skip
+    W = ctx.declare(
+        f"{proj.name}.W", "parameter", shape, proj.weight.sample(shape, rng), plastic=proj.plastic
+    )
     b = None
     if proj.bias_init is not None:
         value = proj.bias_init.sample(shape[:1], ctx.rng(f"{proj.name}.b"))
         b = ctx.declare(f"{proj.name}.b", "parameter", shape[:1], value, plastic=proj.plastic)
-    out = ctx.declare(f"{proj.name}.I", "current", (1, shape[0]), population=proj.post,
-                      compartment=proj.compartment)  # fmt: skip
+    out = ctx.declare(
+        f"{proj.name}.I",
+        "current",
+        (1, shape[0]),
+        population=proj.post,
+        compartment=proj.compartment,
+    )
     pre = net.nodes[proj.pre].output
     low = Lowered(step=[DenseProjection(proj.name, weight=W, pre=pre, out=out, bias=b)])
     if proj.role == "feedforward":
@@ -45,22 +57,28 @@ def lower_projection(proj: Projection, ctx: BuildContext) -> Lowered:
 
 
 @register(DendriticPredictionRule)
-def lower_dendritic_rule(rule: DendriticPredictionRule, ctx: BuildContext,
-                         proj: Projection) -> Lowered:  # fmt: skip
+def lower_dendritic_rule(
+    rule: DendriticPredictionRule, ctx: BuildContext, proj: Projection
+) -> Lowered:
     """DFC eq. 5: ``dW += <(phi(v) - phi(v_B)) r_pre^T>_window``, same post factor for b."""
     post = ctx.network.nodes[proj.post]
     op = LocalPlasticity(
-        f"learn_{proj.name}", weight=f"{proj.name}.W", post=f"{post.name}.v",
-        pre=ctx.network.nodes[proj.pre].output, post_baseline=f"{post.name}.v_basal",
-        fn=post.nonlinearity, bias=f"{proj.name}.b" if proj.bias_init else None,
+        f"learn_{proj.name}",
+        weight=f"{proj.name}.W",
+        post=f"{post.name}.v",
+        pre=ctx.network.nodes[proj.pre].output,
+        post_baseline=f"{post.name}.v_basal",
+        fn=post.nonlinearity,
+        bias=f"{proj.name}.b" if proj.bias_init else None,
         window=rule.window,
-    )  # fmt: skip
+    )
     return Lowered(learn=[op])
 
 
 @register(AntiHebbianFeedbackRule)
-def lower_feedback_rule(rule: AntiHebbianFeedbackRule, ctx: BuildContext,
-                        proj: Projection) -> Lowered:  # fmt: skip
+def lower_feedback_rule(
+    rule: AntiHebbianFeedbackRule, ctx: BuildContext, proj: Projection
+) -> Lowered:
     """DFC eq. 13 (App. E.2): ``dQ += -<v_A[k] u[k+1]^T>_steps - beta Q``.
 
     Declares ``post.v_apical_prev`` and registers the snapshot ``Copy`` that the post
@@ -70,15 +88,25 @@ def lower_feedback_rule(rule: AntiHebbianFeedbackRule, ctx: BuildContext,
     post = proj.post
     prev = f"{post}.v_apical_prev"
     if prev not in ctx.variables:
-        ctx.declare(prev, "state", (1, ctx.network.nodes[post].size), population=post,
-                    compartment="apical_prev")  # fmt: skip
+        ctx.declare(
+            prev,
+            "state",
+            (1, ctx.network.nodes[post].size),
+            population=post,
+            compartment="apical_prev",
+        )
         ctx.snapshots.setdefault(post, []).append(
             Copy(f"snapshot_{post}", src=f"{post}.v_apical", dst=prev)
         )
     op = LocalPlasticity(
-        f"learn_{proj.name}", weight=f"{proj.name}.W", post=prev,
-        pre=ctx.network.nodes[proj.pre].output, scale=-1.0, decay=rule.beta, window="steps",
-    )  # fmt: skip
+        f"learn_{proj.name}",
+        weight=f"{proj.name}.W",
+        post=prev,
+        pre=ctx.network.nodes[proj.pre].output,
+        scale=-1.0,
+        decay=rule.beta,
+        window="steps",
+    )
     return Lowered(learn=[op])
 
 
@@ -90,8 +118,9 @@ def lower_population(pop: Population, ctx: BuildContext) -> Lowered:
     low.step += ctx.prelude(n)
     dendrites = []
     for comp in pop.compartments:
-        ctx.declare(compartment_var(n, comp), "state", (1, pop.size), population=n,
-                    compartment=comp)  # fmt: skip
+        ctx.declare(
+            compartment_var(n, comp), "state", (1, pop.size), population=n, compartment=comp
+        )
     for comp in pop.compartments:
         if comp == "soma":
             continue

@@ -24,6 +24,17 @@ from models.dfc.steady_state import output_target
 from neurosim.testing import assert_allclose
 
 DT = torch.float64
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny matrices: one thread avoids oversubscription on a shared 2-core machine."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 TASK = Task("classification", 7, 3)
 BASE = {
     "size_hidden": [6, 5],

@@ -3,8 +3,6 @@ the steady state of DFC Lemma 1 (eq. 6)."""
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
 import torch
@@ -80,8 +78,7 @@ def _lemma1_error(lam: float, acts: list[str], alpha: float = 0.1) -> tuple[floa
     """Relative error of the simulated u_ss against (J Q + alpha I)^{-1} delta, and the
     ratio |e_end| / |e_start| of the output error."""
     sizes = [6, 8, 7, 4]
-    model = dfc_model(sizes, lam=lam, alpha=alpha, k_p=1.5, activations=acts, seed=5,
-                      loss="mse")
+    model = dfc_model(sizes, lam=lam, alpha=alpha, k_p=1.5, activations=acts, seed=5, loss="mse")
     sim = TorchSimulator(model, dtype=F64)
     g = torch.Generator().manual_seed(0)
     x = torch.randn(3, sizes[0], generator=g, dtype=F64)
@@ -90,8 +87,9 @@ def _lemma1_error(lam: float, acts: list[str], alpha: float = 0.1) -> tuple[floa
     delta = sim.state["ctrl.target"] - sim.state["h3.r"]
     JQ = _jacobian_Q(sim, 3, acts)
     u_pred = torch.linalg.solve(JQ + alpha * torch.eye(4, dtype=F64), delta.unsqueeze(-1))[..., 0]
-    res = sim.run_until_steady(tol=1e-13, max_steps=200_000, check_every=200,
-                               record=["ctrl.e"], plasticity="off")
+    res = sim.run_until_steady(
+        tol=1e-13, max_steps=200_000, check_every=200, record=["ctrl.e"], plasticity="off"
+    )
     assert (res.converged_at > 0).all()
     u = sim.state["ctrl.u"]
     err = float((u - u_pred).norm() / u_pred.norm())

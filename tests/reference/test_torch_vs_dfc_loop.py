@@ -51,8 +51,21 @@ def test_traces_and_time_integrated_rule(proactive: bool, tau_a: float | None) -
     kw = dict(proactive=proactive, tau_a=tau_a, alpha=0.01, k_p=1.5, dt=dt, tau_v=0.2)
     sim, x, W, b, Q, r_star = _setup(T, **kw)
     res = sim.run(T - 1, record=_record())
-    tr = controller_loop(x, W, b, Q, ACTS, r_star, alpha=0.01, k_p=1.5, dt=dt, T=T, tau_v=0.2,
-                         tau_A=tau_a or dt, proactive=proactive)
+    tr = controller_loop(
+        x,
+        W,
+        b,
+        Q,
+        ACTS,
+        r_star,
+        alpha=0.01,
+        k_p=1.5,
+        dt=dt,
+        T=T,
+        tau_v=0.2,
+        tau_A=tau_a or dt,
+        proactive=proactive,
+    )
     for i in range(3):
         h = f"h{i + 1}"
         assert_allclose(res.traces[f"{h}.v"], tr.v[i], msg=f"{h}.v")
@@ -70,8 +83,21 @@ def test_last_step_rule() -> None:
     T = 80
     sim, x, W, b, Q, r_star = _setup(T, window="last", alpha=0.01)
     res = sim.run(T - 1, record=_record())
-    tr = controller_loop(x, W, b, Q, ACTS, r_star, alpha=0.01, k_p=2.0, dt=0.02, T=T,
-                         tau_v=0.2, tau_A=0.02, proactive=True)
+    tr = controller_loop(
+        x,
+        W,
+        b,
+        Q,
+        ACTS,
+        r_star,
+        alpha=0.01,
+        k_p=2.0,
+        dt=0.02,
+        T=T,
+        tau_v=0.2,
+        tau_A=0.02,
+        proactive=True,
+    )
     assert "[final]" in sim.describe_plan()
     for i, (gW, gb) in enumerate(last_step_gradients(x, tr, ACTS)):
         pre = "x" if i == 0 else f"h{i}"
@@ -83,8 +109,17 @@ def test_noisy_sleep_phase_feedback_rule() -> None:
     """Sleep phase: noise on every apical compartment (Euler-Maruyama, sigma sqrt(dt)/tau_A),
     non-proactive, feedback rule -<v_A[k] u[k+1]^T> over the steps (eq. 13)."""
     T, dt, tau_a, sigma = 40, 0.005, 0.3, 0.05
-    kw = dict(proactive=False, tau_a=tau_a, alpha=0.5, k_p=0.2, dt=dt, tau_v=0.01,
-              sigma=sigma, feedback_rule=True, loss="given")
+    kw = dict(
+        proactive=False,
+        tau_a=tau_a,
+        alpha=0.5,
+        k_p=0.2,
+        dt=dt,
+        tau_v=0.01,
+        sigma=sigma,
+        feedback_rule=True,
+        loss="given",
+    )
     model = dfc_model(SIZES, lam=0.5, seed=3, **kw)
     sim = TorchSimulator(model, dtype=DT)
     g = torch.Generator().manual_seed(1)
@@ -99,12 +134,29 @@ def test_noisy_sleep_phase_feedback_rule() -> None:
     noise = []
     for i in range(3):
         gen = make_generator(3 * 1000 + i + 1, torch.device("cpu"))
-        noise.append(torch.stack([torch.randn(5, SIZES[i + 1], generator=gen, dtype=DT)
-                                  for _ in range(T - 1)]))
+        noise.append(
+            torch.stack(
+                [torch.randn(5, SIZES[i + 1], generator=gen, dtype=DT) for _ in range(T - 1)]
+            )
+        )
     res = sim.run(T - 1, record=_record())
-    tr = controller_loop(x, W, b, Q, ACTS, sim.state["ctrl.target"], alpha=0.5, k_p=0.2, dt=dt,
-                         T=T, tau_v=0.01, tau_A=tau_a, proactive=False, sigma=[sigma] * 3,
-                         noise=noise)
+    tr = controller_loop(
+        x,
+        W,
+        b,
+        Q,
+        ACTS,
+        sim.state["ctrl.target"],
+        alpha=0.5,
+        k_p=0.2,
+        dt=dt,
+        T=T,
+        tau_v=0.01,
+        tau_A=tau_a,
+        proactive=False,
+        sigma=[sigma] * 3,
+        noise=noise,
+    )
     for i in range(3):
         assert_allclose(res.traces[f"h{i + 1}.v_apical"], tr.v_apical[i])
     for i, gQ in enumerate(feedback_gradients(tr, 1.0)):

@@ -20,6 +20,7 @@ whole simulation in one compiled binary, so it cannot call back into Python
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import os
 import time
@@ -87,6 +88,10 @@ def device(target: str, project_key: str = "") -> Iterator[Runner]:
 
         yield run_runtime
         return
+    # brian2 suffixes the names of code objects whose previous namesakes are still
+    # alive (``a0_x_codeobject_1``), which changes every file and forces a full
+    # recompile: collect the objects of earlier runs first so names are stable.
+    gc.collect()
     directory = standalone_cache_dir(project_key)
     directory.mkdir(parents=True, exist_ok=True)
     b2.set_device("cpp_standalone", directory=str(directory), build_on_run=False)

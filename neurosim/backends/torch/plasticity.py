@@ -12,7 +12,7 @@ with ``N = T`` (window ``all``, initial state included), ``N = steps``
 (window ``steps``) or ``N = 1`` (window ``last``). Strategies, chosen per rule:
 
 ``sum``     ``pre`` is constant over the run (e.g. the image ``x``): keep the running
-            sum ``S = sum_k delta[k]`` (one in-place add per step); at the end
+            sum ``S = sum_k delta[k]`` (two in-place ops per step); at the end
             ``Delta W = S^T pre`` is one matmul.
 ``buffer``  ``pre`` varies: write ``delta[k]``, ``pre[k]`` into (K, B, n) chunk buffers;
             each full chunk becomes one ``(n_post, K*B) @ (K*B, n_pre)`` matmul.
@@ -28,7 +28,7 @@ from collections.abc import Mapping
 import torch
 
 from neurosim.backends.torch.codegen import Emitter, sanitize
-from neurosim.backends.torch.kernels import LEAKY_SLOPE, check_fn, phi_into
+from neurosim.backends.torch.kernels import check_fn, phi, phi_into
 from neurosim.ir.ops import LocalPlasticity
 
 Known = Mapping[tuple[str, str], str]
@@ -77,7 +77,7 @@ class RulePlan:
         if (fn, var) in known:
             return [], self.em.v(known[(fn, var)])
         tmp = self.em.scratch(f"{tag}_{self.key}", self.em.size(var))
-        return [phi_into(fn, self.em.v(var), tmp)], tmp
+        return [phi_into(fn, self.em.v(var), tmp, self.em.fast_tanh)], tmp
 
     def _fbase(self, known: Known) -> tuple[list[str], str | None]:
         base = self.op.post_baseline
@@ -93,7 +93,8 @@ class RulePlan:
         """Once per run, after hoisting: ``f(post_baseline)`` if it is constant."""
         if self.base_invariant and self.op.fn != "linear" and self.strategy != "final":
             fb = self.em.scratch(f"fb_{self.key}", self.n_post)
-            return [phi_into(self.op.fn, self.em.v(self.op.post_baseline), fb)]
+            base = self.em.v(self.op.post_baseline)
+            return [phi_into(self.op.fn, base, fb, self.em.fast_tanh)]
         return []
 
     def _delta_into(self, dst: str, known: Known) -> list[str]:
@@ -110,13 +111,12 @@ class RulePlan:
         if self.strategy == "final":
             return []
         if self.strategy == "sum":
-            lines, fpost = self._phi(self.op.post, known, "fpost")
-            S = f"S_{self.key}"
-            lines.append(f"{S}.add_({fpost})")
-            if self.op.post_baseline is not None and not self.base_invariant:
-                blines, fbase = self._fbase(known)
-                lines += blines + [f"{S}.sub_({fbase})"]
-            return head + lines
+            if self.op.post_baseline is None:
+                lines, fpost = self._phi(self.op.post, known, "fpost")
+                return head + lines + [f"S_{self.key}.add_({fpost})"]
+            # delta first, then the sum: keeps float32 precision (delta << f(post))
+            tmp = self.em.scratch(f"delta_{self.key}", self.n_post)
+            return head + self._delta_into(tmp, known) + [f"S_{self.key}.add_({tmp})"]
         if self.strategy == "buffer":
             P, R = self.slot_args()
             return head + self._delta_into(P, known) + [f"{R}.copy_({self.em.v(self.op.pre)})"]
@@ -170,15 +170,13 @@ class RulePlan:
         accW, accb = ns[f"accW_{k}"], ns[f"accb_{k}"]
         if self.strategy == "sum":
             S = ns[f"S_{k}"]
-            if self.base_invariant:
-                S = S - n_samples * ns[f"s_fb_{k}"] if op.fn != "linear" else (
-                    S - n_samples * ns[self.em.v(op.post_baseline)])
             accW.addmm_(S.t(), ns[self.em.v(op.pre)])
             accb.add_(S.sum(0))
         elif self.strategy == "final":
-            delta = _apply(op.fn, ns[self.em.v(op.post)])
+            fast = self.em.fast_tanh
+            delta = phi(op.fn, ns[self.em.v(op.post)], fast)
             if op.post_baseline is not None:
-                delta = delta - _apply(op.fn, ns[self.em.v(op.post_baseline)])
+                delta = delta - phi(op.fn, ns[self.em.v(op.post_baseline)], fast)
             accW.addmm_(delta.t(), ns[self.em.v(op.pre)])
             accb.add_(delta.sum(0))
         c = op.scale / (batch * n_samples)
@@ -187,17 +185,3 @@ class RulePlan:
         if op.bias:
             out[op.bias] = accb * c
         return out
-
-
-_PHI = {
-    "linear": lambda x: x,
-    "tanh": torch.tanh,
-    "relu": torch.relu,
-    "logistic": torch.sigmoid,
-    "softplus": torch.nn.functional.softplus,
-    "leaky_relu": lambda x: torch.nn.functional.leaky_relu(x, LEAKY_SLOPE),
-}
-
-
-def _apply(fn: str, x: torch.Tensor) -> torch.Tensor:
-    return _PHI[fn](x)

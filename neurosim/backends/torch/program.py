@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
-import torch.nn.functional as F
+from torch.nn import functional
 
 from neurosim.backends.torch.codegen import Emitter
 from neurosim.backends.torch.plasticity import RulePlan
@@ -68,23 +68,23 @@ class Program:
     model : the IR model.
     mode : ``"accumulate"``, ``"online"`` or ``"off"``.
     hoist : compute loop-invariant ops once per run (``False`` only for testing).
+    fast_tanh : ``tanh(x) = 2 sigmoid(2x) - 1`` (see :mod:`~neurosim.backends.torch.kernels`).
     """
 
-    def __init__(self, model: Model, mode: str, hoist: bool = True) -> None:
+    def __init__(self, model: Model, mode: str, hoist: bool = True, fast_tanh: bool = True) -> None:
         if mode not in MODES:
             raise ValueError(f"TorchSimulator: plasticity={mode!r}; use one of {MODES}")
         self.model, self.mode = model, mode
-        em = self.emitter = Emitter(model)
+        em = self.emitter = Emitter(model, fast_tanh)
         rules_ops = model.plasticity_ops if mode != "off" else []
         online = {p for op in rules_ops for p in op.updates} if mode == "online" else set()
         self.hoisted = invariant_ops(model, hoist, online)
         hoisted_names = {op.name for op in self.hoisted}
-        self.dynamic = [
-            op for op in model.dynamics_ops if op.name not in hoisted_names
-        ]
+        self.dynamic = [op for op in model.dynamics_ops if op.name not in hoisted_names]
         written = {w for op in self.dynamic for w in op.writes}
         invariant = {
-            name for name, v in model.variables.items()
+            name
+            for name, v in model.variables.items()
             if name not in written and not v.time_varying
         }
         self.rules: list[RulePlan] = []
@@ -102,8 +102,12 @@ class Program:
             if isinstance(op, LocalPlasticity):
                 if mode == "off":
                     continue
-                later = {w for o in model.step_ops[i + 1:] if o.name not in hoisted_names
-                         for w in o.writes}
+                later = {
+                    w
+                    for o in model.step_ops[i + 1 :]
+                    if o.name not in hoisted_names
+                    for w in o.writes
+                }
                 safe_last = not later & set(op.reads)
                 rule = RulePlan(op, em, invariant, safe_last, mode)
                 self.rules.append(rule)
@@ -111,20 +115,25 @@ class Program:
             else:
                 step_lines += em.lower(op)
                 _track(known, op)
-        sample0 = [ln for r in self.rules if r.samples_initial
-                   for ln in r.sample_lines(hoisted_known)]
+        sample0 = [
+            ln for r in self.rules if r.samples_initial for ln in r.sample_lines(hoisted_known)
+        ]
         prepare = [ln for r in self.rules for ln in r.prepare_lines()]
         args = ", ".join(a for r in self.rules for a in r.slot_args())
-        self.source = "\n".join([
-            _function("init", "", init_lines),
-            _function("hoist", "", hoist_lines),
-            _function("prepare", "", prepare),
-            _function("sample0", args, sample0),
-            _function("step", args, step_lines),
-        ])
-        self.ns: dict = {"torch": torch, "F": F}
-        exec(compile(self.source, f"<neurosim step: {model.meta.get('name', 'model')}>", "exec"),
-             self.ns)
+        self.source = "\n".join(
+            [
+                _function("init", "", init_lines),
+                _function("hoist", "", hoist_lines),
+                _function("prepare", "", prepare),
+                _function("sample0", args, sample0),
+                _function("step", args, step_lines),
+            ]
+        )
+        self.ns: dict = {"torch": torch, "F": functional}
+        exec(
+            compile(self.source, f"<neurosim step: {model.meta.get('name', 'model')}>", "exec"),
+            self.ns,
+        )
         self.init: Callable[[], None] = self.ns["init"]
         self.hoist: Callable[[], None] = self.ns["hoist"]
         self.prepare: Callable[[], None] = self.ns["prepare"]
@@ -159,8 +168,12 @@ class Program:
             ns[tname] = params[weight].t()
         for name, size in em.scratch_sizes.items():
             cur = ns.get(name)
-            if (cur is None or cur.shape != (batch, size) or cur.dtype != like.dtype
-                    or cur.device != like.device):
+            if (
+                cur is None
+                or cur.shape != (batch, size)
+                or cur.dtype != like.dtype
+                or cur.device != like.device
+            ):
                 ns[name] = like.new_empty(batch, size)
         ns.update({n: hidden[n] for n in em.hidden_sizes})
         ns.update({n: generators[n] for n in em.generator_seeds})

@@ -48,15 +48,20 @@ class Runner:
         every = {p.var: p.every for p in model.probes}
         every.update({v: 1 for v in record})
         rows = steps + 1 if steady is None else min(steps + 1, 1024)
-        self.traces = {
-            v: Trace(self._getter(v), e, (rows + e - 1) // e) for v, e in every.items()
-        }
-        self.time_varying = [v.name for v in model.variables.values() if v.time_varying
-                             and v.name in sim.state]
-        per_slot = sum(
-            (r.n_post + r.n_pre) for r in prog.rules
-            if r.strategy == "buffer" and r.op.window != "last"
-        ) * self.B * torch.finfo(sim.dtype).bits // 8
+        self.traces = {v: Trace(self._getter(v), e, (rows + e - 1) // e) for v, e in every.items()}
+        self.time_varying = [
+            v.name for v in model.variables.values() if v.time_varying and v.name in sim.state
+        ]
+        per_slot = (
+            sum(
+                (r.n_post + r.n_pre)
+                for r in prog.rules
+                if r.strategy == "buffer" and r.op.window != "last"
+            )
+            * self.B
+            * torch.finfo(sim.dtype).bits
+            // 8
+        )
         self.chunk = max(1, min(steps + 1, CHUNK_BYTES // per_slot)) if per_slot else 1
         self.lr = lr
         self.steady = None

@@ -19,11 +19,10 @@ from torch import Tensor
 
 from neurosim.backends.torch.kernels import make_generator
 from neurosim.backends.torch.program import Program
-from neurosim.backends.torch.recording import SteadyState, Trace
 from neurosim.ir.model import Model
 
 #: memory budget of the (K, batch, n) plasticity chunk buffers.
-CHUNK_BYTES = 64 * 2**20
+CHUNK_BYTES = 32 * 2**20
 
 
 @dataclass
@@ -58,6 +57,8 @@ class TorchSimulator:
     progress : default for the tqdm bar of :meth:`run` (None: on when stderr is a TTY
         and the run has >= 1000 steps).
     hoist : compute loop-invariant ops once per run (disable only to test hoisting).
+    fast_tanh : compute ``tanh`` as ``2 sigmoid(2x) - 1`` (5-8x faster on the CPUs
+        measured, absolute error < 2 ulp of 1); ``False`` uses ``torch.tanh``.
 
     Examples
     --------
@@ -76,11 +77,13 @@ class TorchSimulator:
         compile: bool = False,
         progress: bool | None = None,
         hoist: bool = True,
+        fast_tanh: bool = True,
     ) -> None:
         if dtype not in (torch.float32, torch.float64):
             raise ValueError(f"TorchSimulator: dtype must be float32 or float64, got {dtype}")
         self.model, self.device, self.dtype = model, torch.device(device), dtype
         self.compile, self.progress, self.hoist = compile, progress, hoist
+        self.fast_tanh = fast_tanh
         self.params: dict[str, Tensor] = self._make_params(dict(params or {}))
         self.state: dict[str, Tensor] = {}
         self._hidden: dict[str, Tensor] = {}
@@ -128,7 +131,7 @@ class TorchSimulator:
 
     def _program(self, mode: str) -> Program:
         if mode not in self._programs:
-            prog = Program(self.model, mode, hoist=self.hoist)
+            prog = Program(self.model, mode, hoist=self.hoist, fast_tanh=self.fast_tanh)
             for name, seed in prog.emitter.generator_seeds.items():
                 if name not in self._generators:
                     self._generators[name] = make_generator(seed, self.device)
@@ -181,7 +184,9 @@ class TorchSimulator:
         declared = {v.name for v in self.model.of_kind("input")}
         unknown = sorted(set(inputs) - declared)
         if unknown:
-            raise KeyError(f"TorchSimulator.reset: {unknown} are not inputs; inputs: {sorted(declared)}")
+            raise KeyError(
+                f"TorchSimulator.reset: {unknown} are not inputs; inputs: {sorted(declared)}"
+            )
         ins = {k: self._as_input(k, v) for k, v in inputs.items()}
         sizes = {k: t.shape[-2] for k, t in ins.items()}
         if batch is not None:
@@ -220,10 +225,12 @@ class TorchSimulator:
                 tensors[var.name] = self._row(var.name, row)
         for name, size in prog.emitter.hidden_sizes.items():
             if name not in self._hidden or self._hidden[name].shape[0] != self.batch:
-                self._hidden[name] = torch.zeros(self.batch, size, dtype=self.dtype,
-                                                 device=self.device)
-        like = next(iter(self.params.values()), torch.empty(0, dtype=self.dtype,
-                                                            device=self.device))
+                self._hidden[name] = torch.zeros(
+                    self.batch, size, dtype=self.dtype, device=self.device
+                )
+        like = next(
+            iter(self.params.values()), torch.empty(0, dtype=self.dtype, device=self.device)
+        )
         prog.bind(tensors, self.params, self._hidden, self._generators, self.batch, like)
 
     def _row(self, name: str, s: int) -> Tensor:

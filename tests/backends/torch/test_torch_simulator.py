@@ -189,8 +189,9 @@ def test_errors_name_the_problem() -> None:
     with pytest.raises(KeyError, match="nope"):
         TorchSimulator(model, params={"nope": torch.zeros(1)})
     with pytest.raises(ValueError, match="float32"):
-        TorchSimulator(model, params={"x_to_h1_basal.W": torch.zeros(SIZES[1], SIZES[0])},
-                       dtype=torch.float64)
+        TorchSimulator(
+            model, params={"x_to_h1_basal.W": torch.zeros(SIZES[1], SIZES[0])}, dtype=torch.float64
+        )
     sim = TorchSimulator(model)
     with pytest.raises(RuntimeError, match="reset"):
         sim.run(3)
