@@ -21,7 +21,7 @@ elementwise work is not counted)::
     once:       2*784*256 (W1 x, hoisted) + 2*256*784 (layer-1 rule: (sum_k delta)^T x)
               = 802 816
 
-Usage: ``python benchmarks/simulate.py [--quick] [--compile] [--json PATH]``.
+Usage: ``python benchmarks/simulate.py [--quick] [--compile] [--threads N] [--json PATH]``.
 """
 
 from __future__ import annotations
@@ -153,8 +153,11 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--compile", action="store_true", help="also time compile=True")
     ap.add_argument("--repeats", type=int, default=None)
     ap.add_argument("--batch", type=int, default=128)
+    ap.add_argument("--threads", type=int, default=None, help="torch intra-op threads")
     ap.add_argument("--json", type=str, default=None, help="write results to this path")
     args = ap.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     steps = 199 if args.quick else 999
     repeats = args.repeats or (2 if args.quick else 5)
     out: dict = {

@@ -90,7 +90,7 @@ def run_variant(name: str, model: Model, target: str, steps: int, n_train: int, 
     after = loss(model, sim.parameters, xte, yte)
     err = np.linalg.norm(demo.traces["ctrl.e"][:, 0], axis=-1)
     print(f"{name:12s} output error |e|: step 1 {err[1]:.3g} -> end {err[-1]:.3g}; "
-          f"test loss {before:.4g} -> {after:.4g} after {n_train} samples of online learning")  # fmt: skip
+          f"test loss {before:.4g} -> {after:.4g} after {n_train} online samples")  # fmt: skip
     return demo, err, before, after
 
 

@@ -14,7 +14,11 @@ model, so it determines the run. A checkpoint is written after every pre-trainin
 epoch and every epoch. **Interrupts (Ctrl-C)**: the work since the last completed
 (pre-training) epoch is discarded; the checkpoint on disk is that epoch's, and
 ``resume=True`` continues from it exactly (same weights, optimiser and RNG states,
-hence the same batches and the same metrics as an uninterrupted run).
+hence the same batches and the same metrics as an uninterrupted run). The RNG
+states saved are torch's, numpy's, python's, the data order's and those of every
+``torch.Generator`` attribute of the model's modules; a model keeping random state
+elsewhere (e.g. inside a cached simulator) must expose it through
+``nn.Module.get_extra_state`` / ``set_extra_state`` so that it is in its ``state_dict``.
 """
 
 from __future__ import annotations
@@ -238,7 +242,7 @@ class _Run:
             t0 = time.perf_counter()
             m = self.run_pass("feedback", f"pre-train {k + 1}/{n_pre}")
             rec = {"phase": "pretrain", "pretrain_epoch": k + 1}
-            rec.update({f"fb_{key}": v for key, v in m.items()})
+            rec.update({_fb_key(key): v for key, v in m.items()})
             rec["seconds"] = time.perf_counter() - t0
             self.pretrain_done = k + 1
             self.commit(rec)
@@ -262,7 +266,7 @@ class _Run:
             rec["train_error"] = fwd.pop("error")
         rec.update({f"train_{k}": v for k, v in fwd.items()})
         for k, v in mlog.mean_records(fb_metrics).items():
-            rec[f"fb_{k}"] = v
+            rec[_fb_key(k)] = v
         for name, split in (("val", self.data.val), ("test", self.data.test)):
             if split is not None:
                 ev = evaluate(self.model, split)
@@ -358,6 +362,11 @@ class _Run:
             "metrics_path": str(self.out / "metrics.jsonl"),
             "plots": [str(p) for p in made],
         }
+
+
+def _fb_key(key: str) -> str:
+    """Record key of a feedback-pass metric: prefixed ``fb_`` unless it already is."""
+    return key if key.startswith("fb_") else f"fb_{key}"
 
 
 __all__ = ["CHECKPOINT", "TensorSplit", "TrainingDivergedError", "divergence_hint", "train"]

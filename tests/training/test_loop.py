@@ -164,3 +164,20 @@ def test_subset_float32_and_bad_input(tmp_path, toy):
         if torch.cuda.is_available():
             pytest.skip("CUDA present")
         train(base_config("bp", device="cuda"), tmp_path / "e", dataset=toy)
+
+
+@pytest.mark.parametrize("model", ["dfc-ssa-fixed"])
+def test_resume_is_exact_for_dfc_models(tmp_path, toy, model):
+    from models import registry
+
+    if model not in registry.available():
+        pytest.skip(f"{model} is not registered")
+    params = {"size_hidden": [6, 5], "tmax_di": 20}
+    sched = {"epochs_fb": 1, "extra_fb_epochs": 1}
+    full, part = tmp_path / "full", tmp_path / "part"
+    for out, epochs, resume in ((full, 2, False), (part, 1, False), (part, 2, True)):
+        cfg = base_config(model, epochs=epochs, batch_size=32, schedule=sched, params=params)
+        train(cfg, out, resume=resume, dataset=toy, progress=False)
+    a, b = _final_state(full), _final_state(part)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert _strip(read_jsonl(full / "metrics.jsonl")) == _strip(read_jsonl(part / "metrics.jsonl"))

@@ -8,6 +8,7 @@ abstract code, so both backends agree to rounding.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 from neurosim.backends.brian2.context import LoweringContext
@@ -261,8 +262,9 @@ def _spike_soma(op: SpikeSoma, ctx: LoweringContext, clock: Clock) -> None:
 
     Poisson: spike with probability ``max_rate*dt*rho`` with ``rho = (phi(src) + offset)/span``
     in [0, 1]; LIF: ``tau_m dV/dt = -V + src`` with threshold, reset to 0 and refractory
-    period ``tau_ref``. Trace ``tau_syn dz/dt = -z + spikes/max_rate``, so ``E[z] = rho``
-    and ``dst = span*z - offset`` reads like ``phi(src)``. At init the trace starts at its
+    period ``tau_ref``. Trace ``z <- exp(-dt/tau_syn) z + (1 - exp(-dt/tau_syn))/(max_rate dt)
+    * spike`` (exact decay, as the torch backend), so ``E[z] = rho`` and
+    ``dst = span*z - offset`` reads like ``phi(src)``. At init the trace starts at its
     mean (``z = rho``), so the spiking network starts from the rate network's state.
     """
     g = ctx.home(op.dst)
@@ -295,9 +297,10 @@ def _spike_soma(op: SpikeSoma, ctx: LoweringContext, clock: Clock) -> None:
         )
     else:
         raise ValueError(f"brian2 backend: SpikeSoma '{op.name}' has unknown model {op.model!r}")
-    jump = _num(1.0 / (op.max_rate * op.tau_syn))
+    decay = math.exp(-dt / op.tau_syn)
+    jump = _num((1.0 - decay) / (op.max_rate * dt))
     trace = (
-        f"{z} = {z} + {_num(dt / op.tau_syn)}*(-{z}) + {jump}*{spk}\n"
+        f"{z} = {_num(decay)}*{z} + {jump}*{spk}\n"
         f"{dst} = {_num(span)}*{z} - {_num(offset)}"
     )
     if op.seed is not None:

@@ -168,8 +168,13 @@ class Brian2Simulator:
 
     # -- helpers ---------------------------------------------------------------------------
     def _seeds(self) -> list[int | None]:
-        return [getattr(op, "noise_seed", None) or getattr(op, "seed", None)
-                for op in self.model.step_ops]  # fmt: skip
+        """Seeds of the noisy/spiking step ops. brian2 has one global random stream per
+        run, so the first seed seeds it (runs are reproducible, streams are not per op)."""
+        seeds = []
+        for op in self.model.step_ops:
+            seed = getattr(op, "noise_seed", None)
+            seeds.append(seed if seed is not None else getattr(op, "seed", None))
+        return seeds
 
     def _check_inputs(self, inputs: dict, T: int) -> tuple[dict, int]:
         out, n = {}, None
@@ -233,8 +238,9 @@ class Brian2Simulator:
                 self.parameters[p.weight] = new
                 if p.bias:
                     b = np.asarray(getattr(built.groups[p.bias_group], sanitize(p.bias)))
-                    updates[p.bias] = b[: old.shape[0]] - self.parameters[p.bias]
-                    self.parameters[p.bias] = b[: old.shape[0]].copy()
+                    b = b[: self.parameters[p.bias].size].copy()  # batch copy 0 (batch is 1)
+                    updates[p.bias] = b - self.parameters[p.bias]
+                    self.parameters[p.bias] = b
                 continue
             n = _WINDOW_SAMPLES[p.window](T) * self.batch_size * n_samples
             acc = np.zeros_like(old)

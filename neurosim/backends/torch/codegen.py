@@ -227,6 +227,7 @@ def _spikes(op: SpikeSoma, em: Emitter) -> list[str]:
     span = op.extra.get("span", span)
     n = em.size(op.dst)
     tmp, trace = em.scratch(f"rate_{op.name}", n), em.hidden(f"trace_{op.name}", n)
+    spikes = em.scratch(f"spikes_{op.name}", n)
     g = em.generator(op.name, op.seed)
     decay = math.exp(-em.dt / op.tau_syn)
     jump = (1.0 - decay) / (op.max_rate * em.dt)
@@ -234,7 +235,7 @@ def _spikes(op: SpikeSoma, em: Emitter) -> list[str]:
     return [
         phi_into(op.fn, em.v(op.src), tmp, em.fast_tanh),
         f"{tmp}.add_({lit(offset)}).mul_({lit(p_scale)}).clamp_(0.0, 1.0)",
-        f"torch.bernoulli({tmp}, generator={g}, out={tmp})",
-        f"{trace}.mul_({lit(decay)}).add_({tmp}, alpha={lit(jump)})",
+        f"torch.bernoulli({tmp}, generator={g}, out={spikes})",
+        f"{trace}.mul_({lit(decay)}).add_({spikes}, alpha={lit(jump)})",
         f"torch.mul({trace}, {lit(span)}, out={em.v(op.dst)}).sub_({lit(offset)})",
     ]

@@ -25,19 +25,27 @@ from torch.nn import functional
 from neurosim.backends.torch.codegen import Emitter
 from neurosim.backends.torch.plasticity import RulePlan
 from neurosim.ir.model import Model
-from neurosim.ir.ops import LocalPlasticity, Nonlinearity, Op
+from neurosim.ir.ops import LocalPlasticity, Nonlinearity, Op, SpikeSoma
 
 MODES = ("accumulate", "online", "off")
 
 
-def invariant_ops(model: Model, frozen: bool, online_params: set[str]) -> list[Op]:
-    """Loop-invariant ops, minus those (transitively) reading online-updated parameters."""
-    if not frozen:
+def invariant_ops(model: Model, hoist: bool, online_params: set[str]) -> list[Op]:
+    """``Model.loop_invariant_ops()`` minus ops whose hoisting would change results:
+    stochastic or stateful ops (``SpikeSoma``: fresh spikes every step), ops writing a
+    variable another step op also writes, and ops (transitively) reading the outputs
+    of such ops or online-updated parameters."""
+    if not hoist:
         return []
     varying = set(online_params)
+    writers: dict[str, int] = {}
+    for op in model.dynamics_ops:
+        for w in op.writes:
+            writers[w] = writers.get(w, 0) + 1
     kept: list[Op] = []
     for op in model.loop_invariant_ops():
-        if any(r in varying for r in op.reads):
+        shared = any(writers[w] > 1 for w in op.writes)  # another op also writes it
+        if shared or isinstance(op, SpikeSoma) or any(r in varying for r in op.reads):
             varying.update(op.writes)
         else:
             kept.append(op)

@@ -12,16 +12,38 @@ Order of a run of ``T-1`` steps (``T`` time samples, DFC App. E.1):
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import torch
+from torch import Tensor
 from tqdm.auto import tqdm
 
 from neurosim.backends.torch.program import Program
 from neurosim.backends.torch.recording import SteadyState, Trace
 
 if TYPE_CHECKING:
-    from neurosim.backends.torch.simulator import RunResult, TorchSimulator
+    from neurosim.backends.torch.simulator import TorchSimulator
+
+#: memory budget of the (K, batch, n) plasticity chunk buffers.
+CHUNK_BYTES = 32 * 2**20
+
+
+@dataclass
+class RunResult:
+    """What one run returns.
+
+    traces : var -> ``(T_rec, batch, n)``; row 0 is the state at the start of the run.
+    updates : parameter -> accumulated plasticity update (``plasticity="accumulate"``)
+        or the net change applied during the run (``"online"``).
+    steps : Euler steps taken.
+    converged_at : per-sample step of convergence (``run_until_steady``; -1: never).
+    """
+
+    traces: dict[str, Tensor]
+    updates: dict[str, Tensor]
+    steps: int
+    converged_at: Tensor | None = None
 
 
 class Runner:
@@ -37,8 +59,6 @@ class Runner:
         progress: bool,
         steady: tuple[float, int] | None,
     ) -> None:
-        from neurosim.backends.torch.simulator import CHUNK_BYTES
-
         self.sim, self.prog, self.steps, self.progress = sim, prog, steps, progress
         self.ns, self.B = prog.ns, sim.batch
         model = sim.model
@@ -86,8 +106,6 @@ class Runner:
         return float(self.lr)
 
     def run(self) -> RunResult:
-        from neurosim.backends.torch.simulator import RunResult
-
         prog, ns, sim = self.prog, self.ns, self.sim
         like = next(iter(sim.params.values()), sim.state[next(iter(sim.state))])
         for rule in prog.rules:

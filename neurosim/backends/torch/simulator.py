@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -19,27 +18,9 @@ from torch import Tensor
 
 from neurosim.backends.torch.kernels import make_generator
 from neurosim.backends.torch.program import Program
+from neurosim.backends.torch.runner import Runner, RunResult
+from neurosim.backends.torch.state import StateDict
 from neurosim.ir.model import Model
-
-#: memory budget of the (K, batch, n) plasticity chunk buffers.
-CHUNK_BYTES = 32 * 2**20
-
-
-@dataclass
-class RunResult:
-    """What one run returns.
-
-    traces : var -> ``(T_rec, batch, n)``; row 0 is the state at the start of the run.
-    updates : parameter -> accumulated plasticity update (``plasticity="accumulate"``)
-        or the net change applied during the run (``"online"``).
-    steps : Euler steps taken.
-    converged_at : per-sample step of convergence (``run_until_steady``; -1: never).
-    """
-
-    traces: dict[str, Tensor]
-    updates: dict[str, Tensor]
-    steps: int
-    converged_at: Tensor | None = None
 
 
 class TorchSimulator:
@@ -85,7 +66,7 @@ class TorchSimulator:
         self.compile, self.progress, self.hoist = compile, progress, hoist
         self.fast_tanh = fast_tanh
         self.params: dict[str, Tensor] = self._make_params(dict(params or {}))
-        self.state: dict[str, Tensor] = {}
+        self.state: StateDict = StateDict(dtype, self.device)
         self._hidden: dict[str, Tensor] = {}
         self._generators: dict[str, torch.Generator] = {}
         self._programs: dict[str, Program] = {}
@@ -197,7 +178,7 @@ class TorchSimulator:
             raise ValueError("TorchSimulator.reset: no inputs given; pass batch=")
         B = next(iter(sizes.values()))
         read = {r for op in self.model.init_ops + self.model.step_ops for r in op.reads}
-        state: dict[str, Tensor] = {}
+        state = StateDict(self.dtype, self.device)
         opts = {"dtype": self.dtype, "device": self.device}
         for var in self.model.variables.values():
             if var.kind in ("state", "current"):
@@ -287,8 +268,6 @@ class TorchSimulator:
         return self._run(max_steps, record, plasticity, lr, progress, (tol, check_every))
 
     def _run(self, steps, record, mode, lr, progress, steady) -> RunResult:
-        from neurosim.backends.torch.runner import Runner
-
         if steps < 0:
             raise ValueError(f"TorchSimulator.run: steps must be >= 0, got {steps}")
         prog = self._program(mode)

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch_models import SIZES, dfc, dfc_inputs
 
-import neurosim.backends.torch.simulator as simmod
+import neurosim.backends.torch.runner as runmod
 from neurosim.backends.torch import TorchSimulator
 from neurosim.testing import assert_allclose
 
@@ -105,13 +105,13 @@ def _naive_updates(model, inputs, steps):
     return out
 
 
-@pytest.mark.parametrize("chunk_bytes", [simmod.CHUNK_BYTES, 3000])
+@pytest.mark.parametrize("chunk_bytes", [runmod.CHUNK_BYTES, 3000])
 def test_updates_match_naive_outer_products(
     monkeypatch: pytest.MonkeyPatch, chunk_bytes: int
 ) -> None:
     """Chunked matmul accumulation (also with chunks of a few steps) equals the sum of
     per-step, per-sample outer products."""
-    monkeypatch.setattr(simmod, "CHUNK_BYTES", chunk_bytes)
+    monkeypatch.setattr(runmod, "CHUNK_BYTES", chunk_bytes)
     model, ins = dfc(), dfc_inputs(3)
     _, res = _run(model, ins, steps=25)
     for p, u in _naive_updates(model, ins, 25).items():
@@ -172,6 +172,8 @@ def test_state_is_writable() -> None:
     sim.state["h1.v_apical"] = torch.ones(2, SIZES[1], dtype=torch.float64)
     res = sim.run(0, record=["h1.v_apical"], plasticity="off")
     assert torch.equal(res.traces["h1.v_apical"][0], torch.ones(2, SIZES[1], dtype=torch.float64))
+    with pytest.raises(ValueError, match="h1.v"):
+        sim.state["h1.v"] = torch.zeros(3, SIZES[1])
 
 
 def test_run_until_steady_reports_per_sample_steps() -> None:

@@ -1,0 +1,104 @@
+"""Per-sample simulation time of the DFC forward phase on every backend and target.
+
+For the 15-10-10-5 and the 784-256-256-256-10 DFC circuits (``neurosim.testing.dfc_model``,
+MNIST config: dt 0.02, tau_v 0.2, k_p 2, instantaneous apical, float64), one sample
+= 1000 Euler steps with the forward rule accumulated (``plasticity="accumulate"``):
+
+* torch at batch 1 and 128 (per-sample time = run time / batch, after a warm-up);
+* brian2 ``numpy``, ``cython`` and ``cpp_standalone`` at batch 1, a block of samples
+  in one brian2 run. Compile time is reported separately: runtime targets, first run
+  minus a second identical run (code generation, cython compilation); standalone,
+  build+compile+run wall time minus the binary's own simulation time.
+
+    python benchmarks/backends.py [--quick] [--json PATH]
+
+writes ``{circuit: {backend_or_target: {"run_seconds_per_sample", "compile_seconds"}}}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from neurosim.backends.brian2 import Brian2Simulator
+from neurosim.backends.torch import TorchSimulator
+from neurosim.testing import dfc_model
+
+CIRCUITS = {"dfc_15_10_10_5": (15, 10, 10, 5), "dfc_784_256_256_256_10": (784, 256, 256, 256, 10)}
+TARGETS = ("numpy", "cython", "cpp_standalone")
+
+
+def _inputs(sizes: tuple[int, ...], n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(n, sizes[0])), np.eye(sizes[-1])[rng.integers(sizes[-1], size=n)]
+
+
+def time_torch(sizes: tuple[int, ...], batch: int, steps: int) -> dict:
+    """Best of two timed runs after a short warm-up."""
+    model = dfc_model(sizes)
+    x, y = _inputs(sizes, batch)
+    sim = TorchSimulator(model, dtype=torch.float64, progress=False)
+    feed = {"x.r": torch.tensor(x), "ctrl.label": torch.tensor(y)}
+    sim.reset(feed)
+    sim.run(min(steps, 20), plasticity="accumulate")
+    best = float("inf")
+    for _ in range(2):
+        sim.reset(feed)
+        t0 = time.perf_counter()
+        sim.run(steps, plasticity="accumulate")
+        best = min(best, time.perf_counter() - t0)
+    return {"run_seconds_per_sample": best / batch, "compile_seconds": 0.0}
+
+
+def time_brian2(sizes: tuple[int, ...], target: str, steps: int, n_samples: int) -> dict:
+    model = dfc_model(sizes)
+    x, y = _inputs(sizes, n_samples)
+    block = {"x.r": x[:, None], "ctrl.label": y[:, None]}
+    sim = Brian2Simulator(model, target)
+    sim.run_samples(block, steps, record=[], plasticity="accumulate")
+    first = dict(sim.last_timing)
+    if target == "cpp_standalone":
+        run = first["run_seconds"]
+        compile_s = first["total_seconds"] - run
+    else:
+        sim.run_samples(block, steps, record=[], plasticity="accumulate")
+        run = sim.last_timing["run_seconds"]
+        compile_s = max(first["total_seconds"] - run, 0.0)
+    return {"run_seconds_per_sample": run / n_samples, "compile_seconds": compile_s,
+            "n_samples": n_samples}  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="100 steps, fewer samples")
+    parser.add_argument("--json", type=Path, default=None, metavar="PATH")
+    parser.add_argument("--targets", nargs="*", default=list(TARGETS), choices=TARGETS)
+    args = parser.parse_args(argv)
+    steps = 100 if args.quick else 1000
+    results: dict[str, dict] = {}
+    for name, sizes in CIRCUITS.items():
+        row = results.setdefault(name, {})
+        for batch in (1, 128):
+            row[f"torch_batch{batch}"] = time_torch(sizes, batch, steps)
+        for target in args.targets:
+            n = {"numpy": 1, "cython": 2, "cpp_standalone": 5}[target]
+            row[f"brian2_{target}"] = time_brian2(sizes, target, steps, n)
+        ref = row["torch_batch1"]["run_seconds_per_sample"]
+        print(f"\n{name}: {steps} steps per sample, float64, accumulate")
+        print(f"{'backend':24s} {'s/sample':>10s} {'vs torch b1':>12s} {'compile s':>10s}")
+        for key, r in row.items():
+            per = r["run_seconds_per_sample"]
+            print(f"{key:24s} {per:10.4g} {per / ref:12.3g} {r['compile_seconds']:10.3g}")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(results, indent=2))
+    return results
+
+
+if __name__ == "__main__":
+    main()
