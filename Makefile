@@ -21,8 +21,11 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -e ".[dev]" --config-settings editable_mode=compat
 	touch $@
 
+# A short DFC-SSA schedule (models/configs/mnist/dfc-ssa-demo.yaml says how it differs
+# from the paper's cell); each run starts afresh in $(DEMO_OUT).
 demo: setup
-	$(VENV)/bin/neurosim train --model dfc-ssa --dataset mnist --epochs 3 --out $(DEMO_OUT)
+	rm -rf $(DEMO_OUT)
+	$(VENV)/bin/neurosim train --config models/configs/mnist/dfc-ssa-demo.yaml --out $(DEMO_OUT)
 
 test: setup
 	$(PY) -m pytest

@@ -78,6 +78,11 @@ def matmul_peak(dtype: torch.dtype, size: int = 1024, n: int = 5, device: str = 
     return flops / min(repeat(fn, n))
 
 
+def matmul_peak_gflops(dtype: torch.dtype, size: int = 1024, n: int = 5) -> float:
+    """:func:`matmul_peak` in GFLOP/s."""
+    return matmul_peak(dtype, size, n) / 1e9
+
+
 def machine() -> dict[str, object]:
     """What the numbers were measured on (threads, load: the machine may be shared)."""
     load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3

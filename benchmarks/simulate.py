@@ -149,7 +149,7 @@ def bench(dtype: torch.dtype, steps: int, batch: int, repeats: int, compile_: bo
 
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--quick", action="store_true", help="200 steps, 2 repeats (< 1 min)")
+    ap.add_argument("--quick", action="store_true", help="200 steps, 3 repeats (< 1 min)")
     ap.add_argument("--compile", action="store_true", help="also time compile=True")
     ap.add_argument("--repeats", type=int, default=None)
     ap.add_argument("--batch", type=int, default=128)
@@ -159,7 +159,7 @@ def main(argv: list[str] | None = None) -> dict:
     if args.threads:
         torch.set_num_threads(args.threads)
     steps = 199 if args.quick else 999
-    repeats = args.repeats or (2 if args.quick else 5)
+    repeats = args.repeats or (3 if args.quick else 5)
     out: dict = {
         "config": {"sizes": SIZES, "steps": steps, "batch": args.batch, "repeats": repeats, **CFG},
         "machine": machine(),

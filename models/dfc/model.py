@@ -84,7 +84,6 @@ class DFCModel(TrainableModel):
         )
         self.register_buffer("forward_batches", torch.zeros((), dtype=torch.long, device=device))
         self.register_buffer("feedback_calls", torch.zeros((), dtype=torch.long, device=device))
-        self.noise_generator = torch.Generator(device=device).manual_seed(seed + 1)
         self._optimizers = self._make_optimizers()
 
     # -- construction ------------------------------------------------------------------

@@ -101,8 +101,7 @@ class Model:
         invariant: list[Op] = []
         for op in self.dynamics_ops:
             static_reads = all(
-                r not in written or r in {w for o in invariant for w in o.writes}
-                for r in op.reads
+                r not in written or r in {w for o in invariant for w in o.writes} for r in op.reads
             )
             no_time_input = all(not self.variables[r].time_varying for r in op.reads)
             noisy = getattr(op, "noise_sigma", 0.0) != 0.0

@@ -195,7 +195,8 @@ class OutputTarget(Op):
     def describe(self) -> str:
         if self.loss == "given":
             return f"{self.out} <- {self.label}"
-        return f"{self.out} <- {self.output} - {self.lam:g} * d{self.loss}({self.output}, {self.label})"
+        gradient = f"d{self.loss}({self.output}, {self.label})"
+        return f"{self.out} <- {self.output} - {self.lam:g} * {gradient}"
 
 
 @dataclass(frozen=True)
@@ -257,9 +258,7 @@ class LocalPlasticity(Op):
             base = f"{f}({self.post_baseline})" if f != "linear" else self.post_baseline
             post = f"({post} - {base})"
         decay = f" - {self.decay:g}*{self.weight}" if self.decay else ""
-        return (
-            f"d{self.weight} += {self.scale:g} * <{post} {self.pre}^T>_{self.window}{decay}"
-        )
+        return f"d{self.weight} += {self.scale:g} * <{post} {self.pre}^T>_{self.window}{decay}"
 
 
 @dataclass(frozen=True)

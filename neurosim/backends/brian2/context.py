@@ -22,10 +22,18 @@ from neurosim.ir import DenseProjection, LocalPlasticity, Model
 class LoweringContext:
     """Mutable state of one lowering pass (see :func:`~neurosim.backends.brian2.lowering.lower`)."""
 
-    def __init__(self, model: Model, plan: Plan, plasticity: str | None) -> None:
+    def __init__(
+        self, model: Model, plan: Plan, plasticity: str | None, event_driven: bool = False
+    ) -> None:
         self.model = model
         self.plan = plan
         self.plasticity = plasticity
+        self.event_driven = event_driven
+        self.online_weights = {
+            w for op in model.plasticity_ops for w in op.updates if plasticity == "online"
+        }
+        self.spike_sources: dict[str, dict] = {}
+        self.deferred_event_init: list[Action] = []
         self.hoisted: set[str] = set()
         self.no_zero: set[str] = set()
         self.no_zero_local: set[tuple[str, str]] = set()

@@ -69,7 +69,12 @@ def _num(x: float) -> str:
     return repr(float(x))
 
 
-def lower(model: Model, plasticity: str | None = "online", hoist: bool = True) -> Plan:
+def lower(
+    model: Model,
+    plasticity: str | None = "online",
+    hoist: bool = True,
+    event_driven: bool = False,
+) -> Plan:
     """Lower ``model`` into a :class:`Plan`.
 
     Parameters
@@ -80,18 +85,18 @@ def lower(model: Model, plasticity: str | None = "online", hoist: bool = True) -
         ``None`` (plasticity ops ignored).
     hoist : compute loop-invariant projections (e.g. ``W_1 x`` from a static input)
         once per sample, unless their weight learns online.
+    event_driven : projections from a spiking soma transmit spikes as brian2 events
+        (threshold + ``on_pre``) instead of reading the filtered train; the result is
+        the same up to rounding (see :func:`_event_projection`).
     """
     if plasticity not in ("online", "accumulate", None):
         raise ValueError(
             f"brian2 backend: plasticity={plasticity!r}; use 'online', 'accumulate' or None"
         )
-    ctx = LoweringContext(model, Plan(), plasticity)
-    online_weights = {
-        w for op in model.plasticity_ops for w in op.updates if plasticity == "online"
-    }
+    ctx = LoweringContext(model, Plan(), plasticity, event_driven)
     if hoist:
         for op in model.loop_invariant_ops():
-            if isinstance(op, DenseProjection) and op.weight not in online_weights:
+            if isinstance(op, DenseProjection) and op.weight not in ctx.online_weights:
                 ctx.hoisted.add(op.name)
     for var in model.of_kind("input"):
         ctx.emit_input(var.name)
@@ -102,6 +107,8 @@ def lower(model: Model, plasticity: str | None = "online", hoist: bool = True) -
     ctx.emit_zeroing()
     for op in model.init_ops:
         _rule(op)(op, ctx, "init")
+    for action in ctx.deferred_event_init:
+        ctx.emit(action)
     for op in ctx.deferred_init:
         _RULES[LocalPlasticity](op, ctx, "init")
     return ctx.plan
@@ -121,6 +128,9 @@ def _rule(op: Op) -> Rule:
 def _dense(op: DenseProjection, ctx: LoweringContext, clock: Clock) -> None:
     """``out = W pre (+ b)``: a ``(summed)`` synaptic variable (+ a bias action)."""
     syn = ctx.synapse(op.weight, op.pre, op.out)
+    if clock == "step" and ctx.event_driven and op.pre in ctx.spike_sources:
+        _event_projection(op, ctx, syn)
+        return
     group = ctx.plan.groups[syn.target]
     out = sanitize(op.out)
     run_clock: Clock = "init" if (clock == "step" and op.name in ctx.hoisted) else clock
@@ -139,6 +149,44 @@ def _dense(op: DenseProjection, ctx: LoweringContext, clock: Clock) -> None:
         ctx.emit(Action(f"{op.name}_bias", syn.target, run_clock, op.name, f"{out} = {target}{b}"))
     if run_clock != clock:
         ctx.no_zero.add(op.out)
+
+
+def _event_projection(op: DenseProjection, ctx: LoweringContext, syn) -> None:
+    """Event-driven ``out = W dst + b`` from a spiking soma (``dst = span*z - offset``).
+
+    With ``z_j <- d z_j + c s_j`` (spike ``s_j``), ``E_i = sum_j W_ij z_j`` obeys the same
+    recursion, so the postsynaptic trace ``E`` decays by ``d`` every step and each
+    presynaptic spike adds ``c W_ij`` (``on_pre``). Then ``out = span*E -
+    offset*sum_j W_ij + b``. ``E`` and ``sum_j W_ij`` are summed once per sample at init.
+    Exact while ``W`` is constant within the run (refused with online learning of ``W``).
+    """
+    if op.weight in ctx.online_weights:
+        raise ValueError(
+            f"brian2 backend: '{op.name}' is event-driven but '{op.weight}' learns online; "
+            "use plasticity='accumulate' or params={'event_driven': False}"
+        )
+    src = ctx.spike_sources[op.pre]
+    g, out = syn.target, sanitize(op.out)
+    ev, ws = f"{out}__ev", f"{out}__wsum"
+    for v in (ev, ws):
+        ctx.plan.groups[g].add(v)
+    syn.summed[ev] = f"w*{src['z']}_pre"
+    syn.summed[ws] = "w"
+    syn.summed_clock[ev] = syn.summed_clock[ws] = "init"
+    syn.on_pre = f"{ev}_post += w*{_num(src['jump'])}"
+    b = ""
+    if op.bias:
+        b = f" + {sanitize(op.bias)}"
+        ctx.plan.groups[g].add(sanitize(op.bias))
+        ctx.plan.biases[op.bias] = g
+    for var in (ev, ws):
+        ctx.deferred_event_init.append(
+            Action(f"{op.name}_{var}_init", syn.key, "init", op.name, kind="summed", target=var)
+        )
+    ctx.emit(Action(f"{op.name}_decay", g, "step", op.name, f"{ev} = {_num(src['decay'])}*{ev}"))
+    ctx.emit(Action(f"{op.name}_events", syn.key, "step", op.name, kind="pathway"))
+    code = f"{out} = {_num(src['span'])}*{ev} - {_num(src['offset'])}*{ws}{b}"
+    ctx.emit(Action(f"{op.name}_current", g, "step", op.name, code))
 
 
 @lowers(Integrate)
@@ -299,10 +347,19 @@ def _spike_soma(op: SpikeSoma, ctx: LoweringContext, clock: Clock) -> None:
         raise ValueError(f"brian2 backend: SpikeSoma '{op.name}' has unknown model {op.model!r}")
     decay = math.exp(-dt / op.tau_syn)
     jump = _num((1.0 - decay) / (op.max_rate * dt))
-    trace = (
-        f"{z} = {_num(decay)}*{z} + {jump}*{spk}\n"
-        f"{dst} = {_num(span)}*{z} - {_num(offset)}"
-    )
+    trace = f"{z} = {_num(decay)}*{z} + {jump}*{spk}\n{dst} = {_num(span)}*{z} - {_num(offset)}"
     if op.seed is not None:
         ctx.noise_seeds.append(op.seed)
     ctx.emit(Action(op.name, g, clock, op.name, fire + "\n" + trace))
+    if ctx.event_driven:
+        group = ctx.plan.groups[g]
+        if group.threshold is not None:
+            raise ValueError(
+                f"brian2 backend: group '{g}' has two spiking ops; event-driven transmission "
+                "supports one SpikeSoma per population"
+            )
+        group.threshold = f"{spk} > 0.5"
+        ctx.emit(Action(f"{op.name}_threshold", g, clock, op.name, kind="threshold"))
+        ctx.spike_sources[op.dst] = {
+            "z": z, "decay": decay, "jump": float(jump), "span": span, "offset": offset,
+        }  # fmt: skip

@@ -64,7 +64,10 @@ def build(
     for key, g in plan.groups.items():
         eqs = [f"{v} : 1" for v in g.variables]
         eqs += [f"{v} : 1 (linked)" for v in g.links if v not in g.variables]
-        groups[key] = b2.NeuronGroup(batch * g.size, "\n".join(eqs), clock=step, name=f"g_{key}")
+        spiking = {"threshold": g.threshold, "reset": ""} if g.threshold else {}
+        groups[key] = b2.NeuronGroup(
+            batch * g.size, "\n".join(eqs), clock=step, name=f"g_{key}", **spiking
+        )
     for key, g in plan.groups.items():
         for v, (home, hv) in g.links.items():
             setattr(groups[key], v, b2.linked_var(groups[home], hv))
@@ -74,8 +77,9 @@ def build(
     for key, s in plan.synapses.items():
         lines = [f"{v} : 1" for v in s.variables]
         lines += [f"{t}_post = {e} : 1 (summed)" for t, e in s.summed.items()]
+        events = {"on_pre": s.on_pre} if s.on_pre else {}
         syn = b2.Synapses(
-            groups[s.source], groups[s.target], "\n".join(lines), clock=step, name=key
+            groups[s.source], groups[s.target], "\n".join(lines), clock=step, name=key, **events
         )
         bi, post, pre = _dense_index(s.n_pre, s.n_post, batch)
         syn.connect(i=bi * s.n_pre + pre, j=bi * s.n_post + post)
@@ -90,6 +94,9 @@ def build(
         owner = groups.get(a.owner) or built.synapses[a.owner]
         if a.kind == "summed":
             owner.summed_updaters[f"{a.target}_post"].order = pos
+        elif a.kind in ("threshold", "pathway"):
+            runner = owner.thresholder["spike"] if a.kind == "threshold" else owner.pre
+            runner.when, runner.order = "groups", pos
         else:
             owner.run_regularly(
                 a.code, clock=clocks[a.clock], when="groups", order=pos, name=f"a{pos}_{a.name}"

@@ -49,6 +49,7 @@ class GroupSpec:
     size: int
     variables: list[str] = field(default_factory=list)
     links: dict[str, tuple[str, str]] = field(default_factory=dict)
+    threshold: str | None = None  # spike condition (event-driven transmission)
 
     def add(self, var: str) -> None:
         if var not in self.variables:
@@ -68,6 +69,7 @@ class SynapseSpec:
     variables: list[str] = field(default_factory=lambda: ["w"])
     summed: dict[str, str] = field(default_factory=dict)  # target var -> expression
     summed_clock: dict[str, Clock] = field(default_factory=dict)
+    on_pre: str | None = None  # event-driven transmission
 
 
 @dataclass
@@ -75,7 +77,9 @@ class Action:
     """One ordered operation: run ``code`` on ``owner`` (a group or synapse key).
 
     ``kind="summed"`` marks the ``(summed)`` updater of ``owner``'s target variable
-    ``target``; it carries no code of its own. ``op`` names the IR op it lowers.
+    ``target``, ``kind="threshold"`` the spike detection of group ``owner`` and
+    ``kind="pathway"`` the ``on_pre`` spike propagation of synapses ``owner``; they
+    carry no code of their own. ``op`` names the IR op it lowers.
     """
 
     name: str
@@ -83,7 +87,7 @@ class Action:
     clock: Clock
     op: str
     code: str = ""
-    kind: Literal["code", "summed"] = "code"
+    kind: Literal["code", "summed", "threshold", "pathway"] = "code"
     target: str = ""
 
 
@@ -120,6 +124,8 @@ class Plan:
         """The ordered action list, one line each (what brian2 will run, in order)."""
         lines = []
         for i, a in enumerate(self.actions):
-            body = f"summed -> {a.target}" if a.kind == "summed" else a.code.replace("\n", "; ")
+            body = {"summed": f"summed -> {a.target}", "threshold": "spike detection",
+                    "pathway": "on_pre spike propagation"}.get(a.kind)  # fmt: skip
+            body = body or a.code.replace("\n", "; ")
             lines.append(f"{i:>3} [{a.clock}] {a.owner}.{a.name}: {body}")
         return "\n".join(lines)

@@ -45,7 +45,8 @@ class Brian2Simulator:
     batch_size : samples simulated side by side (batch copies of every group).
     params : options: ``time_unit`` (brian2 time of one model time unit, default
         1 second), ``hoist`` (compute loop-invariant projections once per sample,
-        default True).
+        default True), ``event_driven`` (spikes of a spiking soma reach their targets
+        as brian2 events, threshold + ``on_pre``; default False).
     """
 
     def __init__(
@@ -65,9 +66,11 @@ class Brian2Simulator:
         if not b2.have_same_dimensions(self.time_unit, b2.second):
             raise ValueError(f"Brian2Simulator: time_unit={self.time_unit!r} must be a time")
         self.hoist = bool(opts.pop("hoist", True))
+        self.event_driven = bool(opts.pop("event_driven", False))
         if opts:
             raise ValueError(
-                f"Brian2Simulator: unknown params {sorted(opts)}; use time_unit, hoist"
+                f"Brian2Simulator: unknown params {sorted(opts)}; "
+                "use time_unit, hoist, event_driven"
             )
         self.parameters = {
             v.name: np.array(v.value, dtype=float, copy=True) for v in model.of_kind("parameter")
@@ -81,7 +84,9 @@ class Brian2Simulator:
     def plan(self, plasticity: str | None = "accumulate") -> Plan:
         """The lowered plan for one plasticity mode (cached)."""
         if plasticity not in self._plans:
-            self._plans[plasticity] = lower(self.model, plasticity, hoist=self.hoist)
+            self._plans[plasticity] = lower(
+                self.model, plasticity, hoist=self.hoist, event_driven=self.event_driven
+            )
         return self._plans[plasticity]
 
     # -- interface shared with the torch backend ------------------------------------------
@@ -219,10 +224,12 @@ class Brian2Simulator:
         names = [(v, plan.homes[v], sanitize(v)) for v in record]
         if spikes:
             names += [(f"{d}.spikes", plan.homes[d], s) for d, s in plan.spikes.items()]
+        every = {p.var: p.every for p in self.model.probes}
         for key, home, local in names:
             data = np.asarray(getattr(built.monitors[home], local))  # (neurons, time)
             size = plan.groups[home].size
-            out[key] = data.T.reshape(n_samples, T, self.batch_size, size)
+            trace = data.T.reshape(n_samples, T, self.batch_size, size)
+            out[key] = trace[:, :: every.get(key, 1)]  # Probe.every: rows 0, k, 2k, ...
         return out
 
     def _read_updates(self, plan, built: Built, plasticity, T, n_samples) -> dict:

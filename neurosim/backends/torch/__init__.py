@@ -20,13 +20,24 @@ How a run is executed (modules in this package):
   ``plasticity="online"`` applies ``W += lr*dt*dW_k`` every step.
 * ``runner``: the time loop (recording, chunk folding, steady-state checks, tqdm bar).
 
-Measured on the 2-core shared CPU of the build machine (``benchmarks/simulate.py``,
-784-256-256-256-10 DFC forward phase, 1000 steps, batch 128, updates accumulated):
-with 1 intra-op thread 8.6x (float32) and 4.3x (float64) faster than a plain torch loop,
-at 81 % / 64 % of the matmul rate measured in the same run. ``compile=True``
-(``torch.compile`` of the step) measured 0.84x (float32) and 1.01x (float64), i.e. no
-gain, so it is off by default. ``tanh`` is computed as ``2 sigmoid(2x) - 1``
-(``fast_tanh=True``): torch's CPU tanh was ~8x slower than its sigmoid here.
+Measured on the 2-core CPU of the build machine (``benchmarks/simulate.py``:
+784-256-256-256-10 DFC forward phase, 1000 steps, batch 128, updates accumulated; best
+of 5 interleaved rounds; peak = dense matmul rate, same threads and dtype, same run):
+
+===================  ==========================  ==========================
+threads, machine     float32                     float64
+===================  ==========================  ==========================
+2 (default), idle    5.1x plain loop, 53 % peak  5.0x plain loop, 58 % peak
+1, idle              5.7x plain loop, 69 % peak  4.5x plain loop, 69 % peak
+2, shared (load 10+) 5.1x, 52 % (medians 5-10x worse: every parallel op waits)
+1, shared (load 30)  8.6x plain loop, 81 % peak  4.3x plain loop, 64 % peak
+===================  ==========================  ==========================
+
+So on a machine shared with other jobs pass ``threads=1``. ``compile=True``
+(``torch.compile`` of the step, ~30 s to compile) measured 1.15x (float32) and 1.10x
+(float64) on the idle machine but 0.84x / 1.01x under load: off by default. ``tanh``
+is computed as ``2 sigmoid(2x) - 1`` (``fast_tanh=True``): torch's CPU tanh was ~8x
+slower than its sigmoid here.
 """
 
 from neurosim.backends.torch.runner import RunResult

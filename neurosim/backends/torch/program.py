@@ -17,6 +17,7 @@ The source is kept (``Program.source``) so the plan can be read and checked.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import torch
@@ -28,6 +29,7 @@ from neurosim.ir.model import Model
 from neurosim.ir.ops import LocalPlasticity, Nonlinearity, Op, SpikeSoma
 
 MODES = ("accumulate", "online", "off")
+_CALL = re.compile(r"(?:torch\.\w+|\.\w+_)\(")
 
 
 def invariant_ops(model: Model, hoist: bool, online_params: set[str]) -> list[Op]:
@@ -59,6 +61,11 @@ def _track(known: dict[tuple[str, str], str], op: Op) -> None:
             del known[key]
     if isinstance(op, Nonlinearity) and op.src != op.dst:
         known[(op.fn, op.src)] = op.dst
+
+
+def _calls(lines: list[str]) -> int:
+    """Number of torch calls in generated lines (statements, not comments)."""
+    return sum(len(_CALL.findall(ln)) for ln in lines if not ln.startswith("#"))
 
 
 def _function(name: str, args: str, lines: list[str]) -> str:
@@ -96,6 +103,7 @@ class Program:
             if name not in written and not v.time_varying
         }
         self.rules: list[RulePlan] = []
+        self.calls: dict[str, int] = {}  # torch calls generated per step op
         known: dict[tuple[str, str], str] = {}
         init_lines = [ln for op in model.init_ops for ln in em.lower(op)]
         hoist_lines = []
@@ -119,10 +127,12 @@ class Program:
                 safe_last = not later & set(op.reads)
                 rule = RulePlan(op, em, invariant, safe_last, mode)
                 self.rules.append(rule)
-                step_lines += rule.sample_lines(known)
+                lines = rule.sample_lines(known)
             else:
-                step_lines += em.lower(op)
+                lines = em.lower(op)
                 _track(known, op)
+            self.calls[op.name] = _calls(lines)
+            step_lines += lines
         sample0 = [
             ln for r in self.rules if r.samples_initial for ln in r.sample_lines(hoisted_known)
         ]
@@ -194,14 +204,13 @@ class Program:
         out += [f"  {op.describe()}" for op in m.init_ops]
         out.append("hoisted (loop-invariant, once per run):")
         out += [f"  {op.describe()}" for op in self.hoisted] or ["  (none)"]
-        out.append("step (inlined into one generated function, in this order):")
+        total = sum(self.calls.values())
+        out.append(f"step (inlined into one generated function, {total} torch calls):")
         strategies = {r.op.name: r.strategy for r in self.rules}
         for op in m.step_ops:
             if op in self.hoisted:
                 continue
-            if isinstance(op, LocalPlasticity):
-                tag = strategies.get(op.name, "off")
-                out.append(f"  [{tag}] {op.describe()}")
-            else:
-                out.append(f"  {op.describe()}")
+            n = self.calls.get(op.name, 0)
+            tag = f"[{strategies.get(op.name, 'off')}] " if isinstance(op, LocalPlasticity) else ""
+            out.append(f"  {tag}{op.describe()}   ({n} call{'s' if n != 1 else ''})")
         return "\n".join(out)

@@ -107,7 +107,7 @@ class Runner:
 
     def run(self) -> RunResult:
         prog, ns, sim = self.prog, self.ns, self.sim
-        like = next(iter(sim.params.values()), sim.state[next(iter(sim.state))])
+        like = torch.empty(0, dtype=sim.dtype, device=sim.device)
         for rule in prog.rules:
             rule.allocate(ns, self.B, self.chunk, like)
             if prog.mode == "online":

@@ -113,3 +113,19 @@ def test_time_varying_input_rows_drive_steps() -> None:
     x = sim.run(5).traces["a.x"]
     np.testing.assert_array_equal(x[0], rows[0])
     np.testing.assert_array_equal(x[1:], rows)
+
+
+def test_probe_every_subsamples_like_torch() -> None:
+    """``Probe(var, every=k)`` keeps rows 0, k, 2k, ... (``steps // k + 1`` rows)."""
+    from neurosim.ir import Probe
+
+    base = autapse_model()
+    model = type(base)(base.variables, base.init_ops, base.step_ops, base.dt,
+                       [Probe("ai.x", every=3)])  # fmt: skip
+    inputs = random_inputs(model)
+    sim = Brian2Simulator(model, "numpy")
+    sim.reset(inputs)
+    x = sim.run(10).traces["ai.x"]
+    ref, _, _ = b2_reference.simulate(model, inputs, 10)
+    assert x.shape == (10 // 3 + 1, 1, 4)
+    assert_rel({"ai.x": x}, {"ai.x": ref["ai.x"][::3]}, "trace")

@@ -202,3 +202,23 @@ def test_errors_name_the_problem() -> None:
     sim.reset(dfc_inputs(2, torch.float32))
     with pytest.raises(ValueError, match="plasticity"):
         sim.run(3, plasticity="sometimes")
+
+
+def test_threads_option_restores_setting() -> None:
+    model, ins = dfc(), dfc_inputs(2)
+    before = torch.get_num_threads()
+    sim = TorchSimulator(model, dtype=torch.float64, threads=1)
+    sim.reset(ins)
+    a = sim.run(10, record=["h1.v"]).traces["h1.v"]
+    assert torch.get_num_threads() == before
+    _, b = _run(model, ins, steps=10)
+    assert_allclose(a, b.traces["h1.v"])
+
+
+def test_progress_bar(capsys: pytest.CaptureFixture[str]) -> None:
+    sim = TorchSimulator(dfc(), dtype=torch.float64)
+    sim.reset(dfc_inputs(2))
+    sim.run(400, progress=True)
+    assert "step" in capsys.readouterr().err
+    sim.run(400, progress=False)
+    assert capsys.readouterr().err == ""
