@@ -5,6 +5,9 @@
 * :class:`PIController` — error neurons, proportional and integral paths (DFC eq. 3-4).
 """
 
+# neurosim first: its package __init__ imports these modules (YAML, graph builder), so
+# it must finish before ours run, whichever of the two packages a script imports first.
+import neurosim  # noqa: F401  isort: skip
 from circuits import lowering as _lowering  # noqa: F401  (registers the lowerings)
 from circuits.autapse import AutapseIntegrator
 from circuits.controller import PIController

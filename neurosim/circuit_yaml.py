@@ -31,7 +31,9 @@ from typing import Any
 
 import yaml
 
-from circuits import AutapseIntegrator, PIController, PyramidalLayer
+from circuits.autapse import AutapseIntegrator
+from circuits.controller import PIController
+from circuits.pyramidal import PyramidalLayer
 from neurosim.core.errors import ValidationError
 from neurosim.core.init import INITS, WeightInit
 from neurosim.core.network import Network

@@ -95,19 +95,28 @@ class Model:
         return [op for op in self.step_ops if not isinstance(op, LocalPlasticity)]
 
     def loop_invariant_ops(self) -> list[Op]:
-        """Step ops whose inputs never change during a run (e.g. the drive ``W x``
-        from a static input): a backend may compute them once per sample."""
-        written = {w for op in self.dynamics_ops for w in op.writes}
-        invariant: list[Op] = []
+        """Step ops whose result never changes during a run (e.g. the drive ``W x``
+        from a static input): a backend may compute them once per sample.
+
+        An op qualifies when every variable it reads is an input that is static in
+        time, a parameter, or the output of an op that qualified before it; and it
+        is not stateful (noise, spikes), does not read its own output, and is the
+        only step op writing each of its outputs (a variable written twice per step
+        holds different values within the step)."""
+        writers: dict[str, int] = {}
         for op in self.dynamics_ops:
-            static_reads = all(
-                r not in written or r in {w for o in invariant for w in o.writes} for r in op.reads
-            )
+            for w in op.writes:
+                writers[w] = writers.get(w, 0) + 1
+        invariant: list[Op] = []
+        hoisted: set[str] = set()
+        for op in self.dynamics_ops:
+            static_reads = all(r not in writers or r in hoisted for r in op.reads)
             no_time_input = all(not self.variables[r].time_varying for r in op.reads)
-            noisy = getattr(op, "noise_sigma", 0.0) != 0.0
             self_read = any(w in op.reads for w in op.writes)
-            if static_reads and no_time_input and not noisy and not self_read:
+            single_writer = all(writers[w] == 1 for w in op.writes)
+            if static_reads and no_time_input and single_writer and not (op.stateful or self_read):
                 invariant.append(op)
+                hoisted.update(op.writes)
         return invariant
 
     # -- checks ------------------------------------------------------------------

@@ -47,6 +47,12 @@ class Op:
         """One readable line, ``writes <- expression``."""
         raise NotImplementedError
 
+    @property
+    def stateful(self) -> bool:
+        """True when the result is not a function of ``reads`` alone (the op draws
+        random numbers or keeps hidden state), so a backend must run it every step."""
+        return False
+
 
 @dataclass(frozen=True)
 class DenseProjection(Op):
@@ -110,6 +116,10 @@ class Integrate(Op):
     @property
     def writes(self) -> tuple[str, ...]:
         return (self.var,)
+
+    @property
+    def stateful(self) -> bool:
+        return self.noise_sigma != 0.0
 
     def describe(self) -> str:
         drive = " + ".join(f"{g:g}*{v}" for g, v in self.inputs) or "0"
@@ -293,6 +303,10 @@ class SpikeSoma(Op):
     @property
     def writes(self) -> tuple[str, ...]:
         return (self.dst,)
+
+    @property
+    def stateful(self) -> bool:
+        return True  # random spikes (Poisson) or hidden membrane/refractory state (LIF)
 
     def describe(self) -> str:
         return f"{self.dst} <- spikes[{self.model}]({self.fn}({self.src}))"

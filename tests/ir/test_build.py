@@ -118,6 +118,40 @@ def test_loop_invariant_input_drive():
     assert [op.name for op in m.loop_invariant_ops()] == ["W1", "l1_basal"]
 
 
+def _static_input_model(step_ops: list, extra: dict | None = None) -> neurosim.ir.Model:
+    from neurosim.ir import Variable
+
+    variables = {
+        "x": Variable("x", "input", (1, 3)),
+        "W": Variable("W", "parameter", (2, 3), value=np.ones((2, 3))),
+        "a": Variable("a", "current", (1, 2)),
+        "s": Variable("s", "state", (1, 2)),
+        **(extra or {}),
+    }
+    return neurosim.ir.Model(variables, [], step_ops, dt=0.1)
+
+
+def test_loop_invariance_excludes_stateful_and_twice_written_ops():
+    from neurosim.ir import DenseProjection, Integrate, SpikeSoma
+
+    drive = DenseProjection("W", weight="W", pre="x", out="a")
+    # a stateful op on static input (random spikes) still runs every step
+    spikes = SpikeSoma("spk", src="a", dst="s", model="poisson", seed=1)
+    assert [op.name for op in _static_input_model([drive, spikes]).loop_invariant_ops()] == ["W"]
+    # an instantaneous compartment driven by a hoisted current is invariant ...
+    inst = Integrate("inst", var="s", inputs=((1.0, "a"),))
+    assert [op.name for op in _static_input_model([drive, inst]).loop_invariant_ops()] == [
+        "W",
+        "inst",
+    ]
+    # ... unless noisy, or another step op also writes its output
+    noisy = Integrate("inst", var="s", inputs=((1.0, "a"),), tau=1.0, noise_sigma=0.1)
+    assert noisy.stateful and not inst.stateful
+    overwrite = DenseProjection("W2", weight="W", pre="x", out="s")
+    m = _static_input_model([drive, inst, overwrite])
+    assert [op.name for op in m.loop_invariant_ops()] == ["W"]
+
+
 def test_unregistered_type_names_the_fix():
     @dataclass(frozen=True)
     class Blob(Node):
@@ -163,6 +197,18 @@ def test_frontend_imports_without_torch_and_brian2():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert out.returncode == 0, out.stderr
     assert int(out.stdout) > 10
+
+
+@pytest.mark.parametrize(
+    "first",
+    ["from circuits import PIController", "import circuits.autapse", "import neurosim.core"],
+)
+def test_packages_import_in_any_order(first):
+    """``circuits`` needs ``neurosim.core`` and ``neurosim`` re-exports circuits:
+    whichever a script imports first, both end up complete."""
+    code = f"{first}\nimport circuits, neurosim\nprint(circuits.PIController, neurosim.build)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
 
 
 @pytest.mark.example
