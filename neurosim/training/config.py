@@ -176,8 +176,12 @@ def default_config_path(model: str, dataset: str) -> Path:
 
 
 def available_configs(dataset: str) -> list[str]:
-    """Model names that have a published config for ``dataset``."""
-    return sorted(p.stem for p in (CONFIG_ROOT / dataset).glob("*.yaml"))
+    """Model names that have a published config for ``dataset`` (other files in the
+    folder, such as ``dfc-ssa-demo.yaml``, are variants loaded with ``--config``)."""
+    from models import registry
+
+    models = set(registry.available())
+    return sorted(p.stem for p in (CONFIG_ROOT / dataset).glob("*.yaml") if p.stem in models)
 
 
 def default_config(model: str, dataset: str) -> RunConfig:

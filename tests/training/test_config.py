@@ -13,6 +13,7 @@ from neurosim.training.config import (
     CONFIG_ROOT,
     ConfigError,
     RunConfig,
+    available_configs,
     config_from_dict,
     default_config,
     load_config,
@@ -96,6 +97,12 @@ def test_yaml_is_safe_and_reads_yaml12_floats(tmp_path):
 def test_missing_cell_lists_available_configs():
     with pytest.raises(ConfigError, match=r"no config for model 'bogus'.*configs exist for \["):
         default_config("bogus", "mnist")
+
+
+def test_available_configs_are_model_names():
+    names = available_configs("mnist")
+    assert set(names) <= set(registry.available()) and "dfc-ssa" in names
+    assert "dfc-ssa-demo" not in names  # a --config variant, not a model
 
 
 def test_round_trip_and_overrides(tmp_path):
