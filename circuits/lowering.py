@@ -5,6 +5,7 @@ from __future__ import annotations
 from circuits.autapse import AutapseIntegrator
 from circuits.controller import PIController
 from circuits.pyramidal import PyramidalLayer
+from neurosim.core.errors import ValidationError
 from neurosim.ir.build import BuildContext, Lowered, register
 from neurosim.ir.ops import Integrate, Nonlinearity, Op, OutputTarget, SpikeSoma
 
@@ -48,6 +49,7 @@ def lower_pyramidal(layer: PyramidalLayer, ctx: BuildContext) -> Lowered:
     noise = layer.noise
     low.step += ctx.prelude(n)
     low.step += _dendrite(ctx, layer, "basal", layer.tau_basal, noise.basal)
+    low.step += _prediction(ctx, layer, "")
     low.step += _dendrite(ctx, layer, "apical", layer.tau_apical, noise.apical)
     ops, currents = ctx.projections(n, "soma")
     seed = ctx.seed(f"{n}_soma") if noise.soma else None
@@ -68,6 +70,7 @@ def lower_pyramidal(layer: PyramidalLayer, ctx: BuildContext) -> Lowered:
     low.init += ops + [
         Integrate(f"init_{n}_basal", var=f"{n}.v_basal", inputs=tuple((1.0, c) for c in currents))
     ]
+    low.init += _prediction(ctx, layer, "init_")
     ops, currents = ctx.projections(n, "soma", init=True)
     low.init += ops + [
         Integrate(
@@ -81,10 +84,33 @@ def lower_pyramidal(layer: PyramidalLayer, ctx: BuildContext) -> Lowered:
     return low
 
 
+def _prediction(ctx: BuildContext, layer: PyramidalLayer, prefix: str) -> list[Op]:
+    """The dendritic prediction ``V_B* = g_B/leak * v_B`` (App. G; Urbanczik & Senn
+    2014), where the soma settles without apical input; none when it is ``v_B`` itself."""
+    star = layer.basal_prediction
+    if star == f"{layer.name}.v_basal":
+        return []
+    if not prefix:
+        ctx.declare(star, "state", (1, layer.size), population=layer.name,
+                    compartment="basal_star")  # fmt: skip
+    att = layer.soma.basal_attenuation
+    return [Integrate(f"{prefix}{layer.name}_basal_star", var=star,
+                      inputs=((att, f"{layer.name}.v_basal"),))]  # fmt: skip
+
+
 def _rate(layer: PyramidalLayer, ctx: BuildContext) -> Op:
     n = layer.name
     if layer.spiking is None:
         return Nonlinearity(f"{n}_rate", src=f"{n}.v", dst=f"{n}.r", fn=layer.nonlinearity)
+    if layer.spiking == "poisson" and layer.max_rate * ctx.dt > 1.0:
+        raise ValidationError(
+            f"PyramidalLayer '{n}'",
+            "max_rate",
+            layer.max_rate,
+            f"gives a spike probability max_rate*dt = {layer.max_rate * ctx.dt:g} > 1 per "
+            f"step (dt={ctx.dt:g}), so the Poisson soma would saturate",
+            f"give max_rate <= {1.0 / ctx.dt:g} or a smaller dt",
+        )
     return SpikeSoma(
         f"{n}_spikes",
         src=f"{n}.v",

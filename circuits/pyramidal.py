@@ -37,6 +37,13 @@ class SomaModel:
         """Total leak conductance multiplying ``v``."""
         return self.g_L + (self.g_B + self.g_A if self.form == "conductance" else 0.0)
 
+    @property
+    def basal_attenuation(self) -> float:
+        """``g_B / leak``: the soma's steady state without apical input is
+        ``v* = g_B / leak * v_B`` (the *dendritic prediction* ``V_B*`` of Urbanczik &
+        Senn 2014, DFC App. G); 1 for eq. 1 with unit gains."""
+        return self.g_B / self.leak
+
 
 @dataclass(frozen=True)
 class Noise:
@@ -118,6 +125,17 @@ class PyramidalLayer(Node):
     @property
     def targets(self) -> tuple[str, ...]:
         return ("soma", "basal", "apical")
+
+    @property
+    def basal_prediction(self) -> str:
+        """The IR variable a :class:`~neurosim.core.rules.DendriticPredictionRule` on this
+        layer compares the soma with: ``v_basal`` when the soma settles at it (eq. 1,
+        ``SomaModel.basal_attenuation == 1``), else ``v_basal_star = g_B/leak * v_basal``
+        (conductance form, App. G), so the rule is ``(phi(U) - phi(V_B*)) r_pre^T`` and
+        vanishes at rest without control."""
+        if self.soma.basal_attenuation == 1.0:
+            return f"{self.name}.v_basal"
+        return f"{self.name}.v_basal_star"
 
     #: compartments that must receive a projection (build-time check)
     required_inputs = ("basal",)

@@ -1,11 +1,20 @@
 """One small DFC hierarchy with a PI controller, three somata, simulated with brian2.
 
-(a) the rate soma of the DFC paper (eq. 1), (b) the conductance-based
-three-compartment soma of DFC App. G, (c) a Poisson-spiking soma in the hidden
-layers. For each: voltage traces of the three compartments, the output error
-under control, a raster for the spiking one; then online learning (DFC eq. 5 as
-a synaptic update inside brian2) on a student-teacher task, and the student's
-loss before and after.
+The same circuit objects (``HierarchyBuilder``: 15-10-10-5 pyramidal layers, direct
+feedback, PI controller, the forward rule of DFC eq. 5 on every W_i) with one
+parameter switched:
+
+(a) ``rate``: the rate soma of the DFC paper (eq. 1);
+(b) ``conductance``: ``soma=`` the conductance-based three-compartment soma of DFC
+    App. G, from physical C, g_L, g_B, g_A (brian2 units, checked);
+(c) ``poisson``: ``spiking=`` Poisson-spiking hidden somata (rate phi(U)), whose
+    filtered spike trains are what the next layer receives.
+
+For each: voltage traces of the three compartments, the output error under control
+(the controller drives r_L to its target r*, DFC eq. 3-4), a raster for the spiking
+one; then online learning (DFC eq. 5 as a clock-driven synaptic ODE inside brian2,
+one block of samples in one run) on the student-teacher task of ``neurosim.data``,
+and the student's test loss before and after.
 
     python examples/biophysical_variants.py [--quick] [--target numpy|cython|cpp_standalone]
 """
@@ -13,110 +22,145 @@ loss before and after.
 from __future__ import annotations
 
 import argparse
-import dataclasses
+import sys
+from dataclasses import dataclass
 from pathlib import Path
 
-import brian2 as b2
-import numpy as np
+# This script's folder holds examples/circuits/ (circuit YAML files); as sys.path[0] it
+# would make "circuits" resolve to that folder (a namespace package) instead of the
+# installed circuits package, so drop it from the search path.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
-from neurosim.backends.brian2 import Brian2Simulator
-from neurosim.backends.brian2.variants import conductance_soma, spiking_soma
-from neurosim.ir import Model
-from neurosim.testing import dfc_model
+import brian2 as b2  # noqa: E402
+import numpy as np  # noqa: E402
+
+import neurosim  # noqa: E402
+from circuits import PIController  # noqa: E402
+from neurosim.backends.brian2 import Brian2Simulator  # noqa: E402
+from neurosim.backends.brian2.variants import conductance_soma_model  # noqa: E402
+from neurosim.data.synthetic import student_teacher  # noqa: E402
+from neurosim.ir import DenseProjection, Integrate, Model, Nonlinearity  # noqa: E402
 
 SIZES = (15, 10, 10, 5)
-TIME_UNIT = 0.1 * b2.second  # one model time unit in brian2 time
+DT = 0.02
+TIME_UNIT = 0.1 * b2.second  # brian2 time of one model time unit
+VARIANTS = ("rate", "conductance", "poisson")
 
 
-def weight_product_feedback(model: Model) -> Model:
-    """Fixed-DFC feedback (DFC.md §1.6): ``Q_i = W_{i+1}^T ... W_L^T``, ``Q_L = I``."""
-    V = dict(model.variables)
+def builder(variant: str, feedback_init=None) -> neurosim.HierarchyBuilder:
+    """The hierarchy with the soma of ``variant``; everything else is shared."""
+    options: dict = {}
+    if variant == "conductance":
+        soma, tau_v = conductance_soma_model(
+            C=200 * b2.pF, g_L=10 * b2.nS, g_B=10 * b2.nS, g_A=8 * b2.nS, time_unit=TIME_UNIT
+        )
+        options = {"soma": soma, "tau_v": tau_v}
+    elif variant == "poisson":  # max_rate * dt = 1: one spike per step at the top rate
+        options = {"spiking": ["poisson", "poisson", None], "max_rate": 1 / DT, "tau_syn": 0.2}
+    if feedback_init is not None:
+        options["feedback_init"] = feedback_init
+    return neurosim.HierarchyBuilder(
+        SIZES,
+        controller=PIController(k_p=2.0, alpha=1e-3, loss="mse", lam=0.5),
+        plasticity="forward",
+        seed=7,
+        name=f"dfc_{variant}",
+        **options,
+    )
+
+
+def weight_product_feedback(variant: str) -> list[neurosim.Given]:
+    """Fixed-DFC feedback (DFC.md §1.6): ``Q_i = W_{i+1}^T ... W_L^T``, ``Q_L = I``, from
+    the forward weights the builder draws (per-object seeds: the same in every build)."""
+    model = neurosim.build(builder(variant).build(), dt=DT)
     L = len(SIZES) - 1
-    names = ["x"] + [f"h{i}" for i in range(1, L + 1)]
-    Q = np.eye(SIZES[-1])
+    Q, out = np.eye(SIZES[-1]), []
     for i in range(L, 0, -1):
-        q = f"ctrl_to_h{i}_apical.W"
-        V[q] = dataclasses.replace(V[q], value=Q.copy())
-        Q = V[f"{names[i - 1]}_to_h{i}_basal.W"].value.T @ Q
-    return Model(V, model.init_ops, model.step_ops, model.dt, model.probes, model.meta)
+        out.insert(0, neurosim.Given(Q.copy()))
+        Q = model.variables[f"W{i}.W"].value.T @ Q
+    return out
 
 
-def variants() -> dict[str, Model]:
-    """The same circuit (same weights, same controller), three somata."""
-    rate = dfc_model(SIZES, dt=0.02, tau_v=0.2, alpha=1e-3, k_p=2.0, lam=0.5, loss="mse")
-    rate = weight_product_feedback(rate)
-    return {
-        "rate": rate,
-        "conductance": conductance_soma(rate, C=200 * b2.pF, g_L=10 * b2.nS, g_B=10 * b2.nS,
-                                        g_A=8 * b2.nS, time_unit=TIME_UNIT),
-        "poisson": spiking_soma(rate, "poisson", max_rate=50.0, tau_syn=0.2, seed=11),
-    }  # fmt: skip
+def variant_model(variant: str) -> Model:
+    return neurosim.build(builder(variant, weight_product_feedback(variant)).build(), dt=DT)
 
 
 def feedforward(model: Model, params: dict, x: np.ndarray) -> np.ndarray:
-    """Output of the feedforward sweep (what the init ops compute), for a batch ``x``."""
-    att = model.meta.get("basal_attenuation", 1.0)
-    r, pre = x, "x"
-    for i in range(1, len(SIZES)):
-        h = f"h{i}"
-        v = att * (r @ params[f"{pre}_to_{h}_basal.W"].T + params[f"{pre}_to_{h}_basal.b"])
-        r, pre = (v if i == len(SIZES) - 1 else np.tanh(v)), h
-    return r
+    """The output ``r_L`` of the model's own feedforward sweep (its init ops, evaluated
+    for a batch ``x``): what a trained student predicts, for every variant."""
+    phi = {"tanh": np.tanh, "linear": lambda v: v}
+    S: dict[str, np.ndarray] = {"x.r": x}
+    for op in model.init_ops:
+        if isinstance(op, DenseProjection):
+            b = params[op.bias] if op.bias else 0.0
+            S[op.out] = S[op.pre] @ params[op.weight].T + b
+        elif isinstance(op, Integrate):  # instantaneous; absent inputs (apical) are 0
+            S[op.var] = sum(c * S.get(v, 0.0) for c, v in op.inputs) / op.leak
+        elif isinstance(op, Nonlinearity):
+            S[op.dst] = phi[op.fn](S[op.src])
+    return S[f"l{len(SIZES) - 1}.r"]
 
 
-def student_teacher(n: int, seed: int = 5) -> tuple[np.ndarray, np.ndarray]:
-    """Inputs and targets of a random teacher of the same shape (tanh, linear output)."""
-    rng = np.random.default_rng(seed)
-    teacher = dfc_model(SIZES, seed=seed + 100)
-    params = {v.name: v.value for v in teacher.of_kind("parameter")}
-    x = rng.normal(size=(n, SIZES[0]))
-    return x, feedforward(teacher, params, x)
+@dataclass
+class Result:
+    traces: dict[str, np.ndarray]
+    error: np.ndarray  # |r* - r_L| per time sample of the demo run
+    loss_before: float
+    loss_after: float
+
+    @property
+    def settled_error(self) -> float:
+        """Mean |e| over the last quarter of the run (spiking: a time average)."""
+        return float(self.error[-len(self.error) // 4 :].mean())
 
 
-def loss(model: Model, params: dict, x: np.ndarray, y: np.ndarray) -> float:
-    return float(np.mean((feedforward(model, params, x) - y) ** 2))
-
-
-def run_variant(name: str, model: Model, target: str, steps: int, n_train: int, lr: float):
+def run_variant(variant: str, target: str, steps: int, n_train: int, lr: float) -> Result:
+    model = variant_model(variant)
     sim = Brian2Simulator(model, target, params={"time_unit": TIME_UNIT})
-    x, y = student_teacher(n_train + 50)
-    xtr, ytr, xte, yte = x[:n_train], y[:n_train], x[n_train:], y[n_train:]
-    record = ["h2.v", "h2.v_basal", "h2.v_apical", "h3.r", "ctrl.target", "ctrl.e"]
+    data = student_teacher(n_train=n_train, n_test=200, hidden=(50, 50, 50), gain=1.5, seed=3)
+    xtr, ytr = data["X_train"].astype(float), data["y_train"].astype(float)
+    xte, yte = data["X_test"].astype(float), data["y_test"].astype(float)
+    record = ["l2.v", "l2.v_basal", "l2.v_apical", "l3.r", "ctrl.target", "ctrl.e"]
     sim.reset({"x.r": xtr[:1], "ctrl.label": ytr[:1]})
-    demo = sim.run(steps, record=record, plasticity="off", spikes=name == "poisson")
-    before = loss(model, sim.parameters, xte, yte)
+    demo = sim.run(steps, record=record, plasticity="off", spikes=variant == "poisson")
+    before = float(np.mean((feedforward(model, sim.parameters, xte) - yte) ** 2))
     block = {"x.r": xtr[:, None], "ctrl.label": ytr[:, None]}
     sim.run_samples(block, steps, record=[], plasticity="online", lr=lr)
-    after = loss(model, sim.parameters, xte, yte)
+    after = float(np.mean((feedforward(model, sim.parameters, xte) - yte) ** 2))
     err = np.linalg.norm(demo.traces["ctrl.e"][:, 0], axis=-1)
-    print(f"{name:12s} output error |e|: step 1 {err[1]:.3g} -> end {err[-1]:.3g}; "
-          f"test loss {before:.4g} -> {after:.4g} after {n_train} online samples")  # fmt: skip
-    return demo, err, before, after
+    res = Result(demo.traces, err, before, after)
+    print(f"{variant:12s} output error |r* - r_L|: {err[1]:.3g} at step 1 -> "
+          f"{res.settled_error:.3g} (mean of the last quarter); test loss {before:.4g} -> "
+          f"{after:.4g} after {n_train} online samples")  # fmt: skip
+    return res
 
 
-def plot(results: dict, dt: float, path: Path) -> None:
+def plot(results: dict[str, Result], path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(3, len(results), figsize=(4.2 * len(results), 8), squeeze=False)
-    for col, (name, (demo, err, before, after)) in enumerate(results.items()):
-        tr = demo.traces
-        t = np.arange(tr["h2.v"].shape[0]) * dt
-        for key, style in (("h2.v", "-"), ("h2.v_basal", "--"), ("h2.v_apical", ":")):
+    for col, (name, res) in enumerate(results.items()):
+        tr = res.traces
+        t = np.arange(tr["l2.v"].shape[0]) * DT
+        for key, style in (("l2.v", "-"), ("l2.v_basal", "--"), ("l2.v_apical", ":")):
             axes[0, col].plot(t, tr[key][:, 0, 0], style, label=key.split(".")[1])
-        axes[0, col].set_title(f"({'abc'[col]}) {name}: h2 unit 0")
+        axes[0, col].set_title(f"({'abc'[col]}) {name}: l2 unit 0")
         axes[0, col].legend(fontsize=7)
-        axes[1, col].semilogy(t[1:], err[1:])
-        axes[1, col].set_title(f"|r* - r_L|; loss {before:.3g} -> {after:.3g}", fontsize=9)
-        spikes = tr.get("h1.r.spikes")
+        axes[1, col].semilogy(t[1:], res.error[1:])
+        axes[1, col].set_title(
+            f"|r* - r_L|; test loss {res.loss_before:.3g} -> {res.loss_after:.3g}", fontsize=9
+        )
+        spikes = tr.get("l1.r.spikes")
         if spikes is not None:
-            k, unit = np.nonzero(spikes[:, 0, :])
-            axes[2, col].plot(t[k], unit, "|", ms=3)
-            axes[2, col].set_title("h1 raster")
+            shown = min(len(t), 150)  # the first 3 time units, so single spikes show
+            k, unit = np.nonzero(spikes[:shown, 0, :])
+            axes[2, col].plot(t[k], unit, "|", ms=4)
+            axes[2, col].set_title("l1 raster (first 3 time units)")
         else:
-            axes[2, col].plot(t, tr["h3.r"][:, 0, :], lw=0.8)
+            axes[2, col].plot(t, tr["l3.r"][:, 0, :], lw=0.8)
             axes[2, col].set_title("output rates r_L")
         axes[2, col].set_xlabel("time (model units)")
     fig.tight_layout()
@@ -124,19 +168,17 @@ def plot(results: dict, dt: float, path: Path) -> None:
     plt.close(fig)
 
 
-def main(argv: list[str] | None = None) -> dict:
+def main(argv: list[str] | None = None) -> dict[str, Result]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="few steps and samples (tests)")
     parser.add_argument("--target", default="numpy", choices=("numpy", "cython", "cpp_standalone"))
     parser.add_argument("--out", type=Path, default=Path("runs/biophysical_variants"))
     parser.add_argument("--lr", type=float, default=2.0, help="online learning rate")
     args = parser.parse_args(argv)
-    steps, n_train = (300, 15) if args.quick else (1000, 100)
-    results = {}
-    for name, model in variants().items():
-        results[name] = run_variant(name, model, args.target, steps, n_train, args.lr)
+    steps, n_train = (300, 20) if args.quick else (1000, 100)
+    results = {v: run_variant(v, args.target, steps, n_train, args.lr) for v in VARIANTS}
     args.out.mkdir(parents=True, exist_ok=True)
-    plot(results, variants()["rate"].dt, args.out / "biophysical_variants.png")
+    plot(results, args.out / "biophysical_variants.png")
     print(f"figure: {args.out / 'biophysical_variants.png'}")
     return results
 

@@ -61,6 +61,7 @@ def main(argv: list[str] | None = None) -> None:
     model = neurosim.build(net, dt=args.dt)
     print(model)
     fig = neurosim.draw_network(net)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(args.out, dpi=120, bbox_inches="tight")
     print(
         f"graph: {net.graph.number_of_nodes()} nodes, {net.graph.number_of_edges()} edges "

@@ -26,6 +26,7 @@ from models.dfc.steady_state import (
     clip_jointly,
     clip_per_tensor,
     output_target,
+    ssa_gradients,
     ssa_steady_state,
     steady_state_gradients,
 )
@@ -167,10 +168,10 @@ class DFCModel(TrainableModel):
         metrics = {"loss": float(self.task.loss(rs[-1], y))}
         r_star = output_target(rs[-1], y, self.task.kind, self.cfg.target_stepsize)
         if self.variant == "ssa":
-            dv, r_ss, _ = ssa_steady_state(
+            grads = ssa_gradients(
                 x, vs, rs, r_star, W, b, Q, self.cfg.activations, self.cfg.alpha_di
             )
-            return steady_state_gradients(x, dv, r_ss, W, b, self.cfg.activations), metrics
+            return grads, metrics
         from models.dfc.simulation import forward_phase_gradients
 
         grads, sim_metrics = forward_phase_gradients(self, x, vs, rs, r_star)
@@ -213,6 +214,36 @@ class DFCModel(TrainableModel):
         self._optimizers[key].step()
         self._optimizers[key].zero_grad(set_to_none=True)
         return metrics
+
+    # -- random state (exact resume) ---------------------------------------------------
+    def get_extra_state(self) -> Tensor:
+        """The sleep phase's noise-generator states (``state_dict`` key
+        ``_extra_state``), so that a checkpoint continues the noise exactly: one uint8
+        row per noisy op in name order; empty without a feedback phase."""
+        if not self.has_feedback_phase:
+            return torch.zeros(0, dtype=torch.uint8)
+        states = self._sleep_simulator().rng_state()
+        return torch.stack([states[k] for k in sorted(states)])
+
+    def set_extra_state(self, state: Tensor) -> None:
+        """Restore :meth:`get_extra_state` (builds the sleep-phase simulator if needed)."""
+        if not self.has_feedback_phase:
+            if state.numel():
+                raise ValueError(f"{self.name}: has no sleep phase but got noise states")
+            return
+        sim = self._sleep_simulator()
+        names = sorted(sim.rng_state())
+        if state.dim() != 2 or state.shape[0] != len(names):
+            raise ValueError(
+                f"{self.name}: extra state of shape {tuple(state.shape)} does not hold the "
+                f"{len(names)} sleep-phase noise generators {names}"
+            )
+        sim.set_rng_state(dict(zip(names, state.cpu(), strict=True)))
+
+    def _sleep_simulator(self):  # noqa: ANN202 (TorchSimulator; avoids an import cycle)
+        from models.dfc.simulation import phase_circuit
+
+        return phase_circuit(self, "sleep").sim
 
     # -- diagnostics -------------------------------------------------------------------
     @torch.no_grad()

@@ -43,14 +43,18 @@ class ForwardPhaseResult:
     diverged: Tensor
 
 
-def _simulator(model: DFCModel, phase: str) -> PhaseCircuit:
-    """The model's cached built circuit + simulator for ``phase``."""
+def phase_circuit(model: DFCModel, phase: str) -> PhaseCircuit:
+    """The model's cached built circuit + simulator for ``phase`` ("forward" or
+    "sleep"), built on first use."""
     cache = model.__dict__.setdefault("_phase_circuits", {})
     if phase not in cache:
         W = model.weights[0]
         builder = build_forward_phase if phase == "forward" else build_sleep_phase
         cache[phase] = builder(model, device=W.device, dtype=W.dtype)
     return cache[phase]
+
+
+_simulator = phase_circuit
 
 
 def convergence(
@@ -83,11 +87,13 @@ def forward_phase_gradients(
     DFC-SS (``"ss"``, last step), with the convergence filter of DFC.md §1.3.
 
     Samples that did not converge contribute nothing (unless
-    ``include_non_converged_samples``) while the normalisation stays ``1/B``: the
-    run is repeated on the converged samples only and scaled by ``n_conv / B``.
+    ``include_non_converged_samples``) while the normalisation stays ``1/B``. The
+    update is a sum over samples, so the smaller group is simulated again: the
+    non-converged samples ``N`` when they are fewer (their part is taken out:
+    ``g_C = g_all - |N|/B g_N``), else the converged ones ``C`` (``g_C |C|/B``).
     """
     cfg = model.cfg
-    pc = _simulator(model, "forward")
+    pc = phase_circuit(model, "forward")
     steps = cfg.tmax_di - 1
     grads = _run_forward(pc, x, r_star, steps)
     state = pc.sim.state
@@ -105,6 +111,11 @@ def forward_phase_gradients(
         return grads, metrics
     if n_conv == 0:
         return [(torch.zeros_like(gw), torch.zeros_like(gb)) for gw, gb in grads], metrics
+    if B - n_conv < n_conv:
+        drop = ~conv
+        part, f = _run_forward(pc, x[drop], r_star[drop], steps), (B - n_conv) / B
+        pairs = zip(grads, part, strict=True)
+        return [(gw - f * pw, gb - f * pb) for (gw, gb), (pw, pb) in pairs], metrics
     sub = _run_forward(pc, x[conv], r_star[conv], steps)
     return [(gw * (n_conv / B), gb * (n_conv / B)) for gw, gb in sub], metrics
 
@@ -116,7 +127,7 @@ def sleep_phase_gradients(model: DFCModel, x: Tensor) -> tuple[list[Tensor], dic
     clipping and before Adam's weight decay) and the mean squared control.
     """
     cfg = model.cfg
-    pc = _simulator(model, "sleep")
+    pc = phase_circuit(model, "sleep")
     with torch.no_grad():
         r_ff = model.forward(x)
     pc.sim.reset({pc.names.input: x, pc.names.label: r_ff})

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from models.dfc.network import full_jacobian, phi, propagate_from
+from models.dfc.network import full_jacobian, phi, propagate_basal
 
 
 def output_target(r_L: Tensor, y: Tensor, kind: str, lam: float) -> Tensor:
@@ -63,14 +63,52 @@ def ssa_steady_state(
     Returns ``(delta_v, r_ss, u_ss)``: per-layer apical pushes (B, n_i), steady-state
     rates (B, n_i) and the control (B, n_L).
     """
-    J = full_jacobian(vs, weights, activations)
+    delta_v, _, r_ss, u = _ssa(x, vs, rs, r_target, weights, biases, feedback, activations, alpha)
+    return delta_v, r_ss, u
+
+
+def _ssa(
+    x: Tensor,
+    vs: Sequence[Tensor],
+    rs: Sequence[Tensor],
+    r_target: Tensor,
+    weights: Sequence[Tensor],
+    biases: Sequence[Tensor],
+    feedback: Sequence[Tensor],
+    activations: Sequence[str],
+    alpha: float,
+) -> tuple[list[Tensor], list[Tensor], list[Tensor], Tensor]:
+    """:func:`ssa_steady_state` plus the steady-state basal voltages
+    ``v_i^B = W_i r_{i-1}^ss + b_i`` (``v_1^B = v_1^-``: the input does not move)."""
+    J = full_jacobian(vs, weights, activations, rs)
     Q = torch.cat(list(feedback), dim=0)
     u = ssa_control(J, Q, r_target - rs[-1], alpha)
     dv_all = u @ Q.t()
     sizes = [q.shape[0] for q in feedback]
     delta_v = list(torch.split(dv_all, sizes, dim=1))
-    _, r_ss = propagate_from(x, delta_v, weights, biases, activations)
-    return delta_v, r_ss, u
+    v_basal, _, r_ss = propagate_basal(x, delta_v, weights, biases, activations, vs[0])
+    return delta_v, v_basal, r_ss, u
+
+
+def ssa_gradients(
+    x: Tensor,
+    vs: Sequence[Tensor],
+    rs: Sequence[Tensor],
+    r_target: Tensor,
+    weights: Sequence[Tensor],
+    biases: Sequence[Tensor],
+    feedback: Sequence[Tensor],
+    activations: Sequence[str],
+    alpha: float,
+) -> list[tuple[Tensor, Tensor]]:
+    """DFC-SSA forward-weight gradients: :func:`ssa_steady_state` followed by
+    :func:`steady_state_gradients`, equal to them bit for bit, without computing
+    anything twice: ``W_1 x + b_1`` is ``v_1^-``, the basal voltages of the upward
+    sweep are kept, ``phi(v_bas + Delta v_i)`` is ``r_i^ss`` and ``phi'`` of the
+    Jacobian is taken from the feedforward rates.
+    """
+    _, v_basal, r_ss, _ = _ssa(x, vs, rs, r_target, weights, biases, feedback, activations, alpha)
+    return _rule(x, v_basal, r_ss, activations)
 
 
 def steady_state_gradients(
@@ -94,16 +132,35 @@ def steady_state_gradients(
     sample, DFC.md §1.3) while the normalisation stays ``1/B``.
     Returns gradients (``.grad`` convention: the update is their negative).
     """
-    B = x.shape[0]
-    grads = []
     r_prev = x
-    for dv, r_next, W, b, fn in zip(delta_v, r_ss, weights, biases, activations, strict=True):
+    v_basal, r_post = [], []
+    for dv, W, b, fn in zip(delta_v, weights, biases, activations, strict=True):
         v_bas = torch.addmm(b, r_prev, W.t())
-        delta = phi(v_bas + dv, fn) - phi(v_bas, fn)
+        v_basal.append(v_bas)
+        r_post.append(phi(v_bas + dv, fn))
+        r_prev = r_ss[len(v_basal) - 1]
+    return _rule(x, v_basal, r_post, activations, [x, *r_ss[:-1]], weight)
+
+
+def _rule(
+    x: Tensor,
+    v_basal: Sequence[Tensor],
+    r_post: Sequence[Tensor],
+    activations: Sequence[str],
+    r_pre: Sequence[Tensor] | None = None,
+    weight: Tensor | None = None,
+) -> list[tuple[Tensor, Tensor]]:
+    """``delta_i = r_post_i - phi(v_basal_i)``; ``grad W_i = -(2/B) delta_i^T r_pre_i``,
+    ``grad b_i = -2 mean_b delta_i`` (``r_pre``: ``x, r_1 .. r_{L-1}``, default the
+    ``r_post`` of the layer below)."""
+    B = x.shape[0]
+    r_pre = [x, *r_post[:-1]] if r_pre is None else r_pre
+    grads = []
+    for vb, rp, pre, fn in zip(v_basal, r_post, r_pre, activations, strict=True):
+        delta = rp - phi(vb, fn)
         if weight is not None:
             delta = delta * weight.unsqueeze(1)
-        grads.append((-(2.0 / B) * delta.t() @ r_prev, -(2.0 / B) * delta.sum(0)))
-        r_prev = r_next
+        grads.append((-(2.0 / B) * delta.t() @ pre, -(2.0 / B) * delta.sum(0)))
     return grads
 
 

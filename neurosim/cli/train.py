@@ -43,6 +43,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", type=Path, help="run config YAML (default: the paper's)")
     p.add_argument("--seed", type=int, help="seed of weights, noise and data order")
     p.add_argument("--device", help="cpu | cuda | cuda:N")
+    p.add_argument(
+        "--threads",
+        type=int,
+        help="torch threads while training (default: torch's setting, one per core; the "
+        "simulated DFC phases then run the batch as parallel shards). Use 1 on a machine "
+        "shared with other jobs: with one of 2 cores busy, 2 threads were 1.3x slower than "
+        "1 for the simulations, and intra-op parallel ops (up to 10x slower) wait for "
+        "their slower thread",
+    )
     p.add_argument("--dtype", choices=("float32", "float64"))
     p.add_argument("--batch-size", type=int)
     p.add_argument("--subset", type=int, help="train on the first K training samples")
@@ -76,6 +85,7 @@ def build_config(args: argparse.Namespace) -> Any:
         epochs=args.epochs,
         seed=args.seed,
         device=args.device,
+        threads=args.threads,
         dtype=args.dtype,
         batch_size=args.batch_size,
         subset=args.subset,

@@ -26,7 +26,10 @@ class DendriticPredictionRule(PlasticityRule):
 
     with the same post factor for the bias. ``window="all"``: time average over the
     whole run including the initial state (DFC); ``"last"``: last step only (DFC-SS).
-    Valid on projections into a basal compartment.
+    Valid on projections into a basal compartment. When the soma does not settle at
+    ``v^B`` itself (conductance soma, DFC App. G) the baseline is the dendritic
+    prediction ``V_B* = g_B/(g_L+g_B+g_A) v^B`` (Urbanczik & Senn 2014), the post
+    node's ``basal_prediction``.
     """
 
     window: str = "all"

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from circuits.controller import PIController
-from circuits.pyramidal import Noise, PyramidalLayer, SomaModel
+from circuits.pyramidal import SPIKING, Noise, PyramidalLayer, SomaModel
 from neurosim.core.errors import ValidationError, check_choice, check_positive, check_size
 from neurosim.core.init import Identity, WeightInit, XavierNormal
 from neurosim.core.network import TRANSMISSIONS, Network
@@ -52,8 +52,14 @@ class HierarchyBuilder:
           ``Q{i}: f{i+1} -> f{i}``, and a fixed one-to-one ``A{i}: f{i} -> l{i}`` apical,
           so the effective direct feedback is ``Q_i Q_{i+1} ... Q_L``. The pathway is
           updated before the layers (top down).
-    tau_v, tau_apical, tau_basal, soma, spiking : per-layer soma/dendrite settings
+    tau_v, tau_apical, tau_basal, soma : soma/dendrite settings of every layer
         (:class:`~circuits.PyramidalLayer`).
+    spiking : None (rate somata), ``"poisson"`` or ``"lif"`` for every layer, or one
+        value per layer, e.g. ``["poisson", "poisson", None]`` for spiking hidden layers
+        and a rate output (a spike train cannot carry the negative values of a linear
+        output layer).
+    max_rate, tau_syn, tau_ref, threshold : spiking parameters of every spiking layer
+        (:class:`~circuits.PyramidalLayer`; Poisson needs ``max_rate * dt <= 1``).
     seed : network seed (weights and noise streams).
     proactive : override the controller's ``proactive`` flag (None: keep it).
     transmission : ``"instantaneous"`` or ``"delayed"`` (DFC App. E.1).
@@ -79,7 +85,11 @@ class HierarchyBuilder:
     tau_apical: float | None = None
     tau_basal: float | None = None
     soma: SomaModel = field(default_factory=SomaModel)
-    spiking: str | None = None
+    spiking: str | Sequence[str | None] | None = None
+    max_rate: float = 200.0
+    tau_syn: float = 0.01
+    tau_ref: float = 0.002
+    threshold: float = 1.0
     seed: int = 42
     proactive: bool | None = None
     transmission: str = "instantaneous"
@@ -141,6 +151,15 @@ class HierarchyBuilder:
                 "the presynaptic signal of the apical synapse)",
                 "use feedback='direct' or 'layerwise', or plasticity=None",
             )
+        spiking = self._spiking()
+        if len(spiking) != L or not all(s in SPIKING for s in spiking):
+            raise ValidationError(
+                "HierarchyBuilder",
+                "spiking",
+                self.spiking,
+                f"is not one of {SPIKING} or a list of {L} of them",
+                f"give e.g. 'poisson' or {['poisson'] * (L - 1) + [None]}",
+            )
         for attr in ("forward_init", "feedback_init"):
             inits = self._per_layer(attr)
             if len(inits) != L or not all(isinstance(w, WeightInit) for w in inits):
@@ -166,8 +185,13 @@ class HierarchyBuilder:
             return [value] * self.depth
         return list(value)
 
+    def _spiking(self) -> list[str | None]:
+        if self.spiking is None or isinstance(self.spiking, str):
+            return [self.spiking] * self.depth
+        return list(self.spiking)
+
     def _layers(self) -> list[PyramidalLayer]:
-        L, out = self.depth, []
+        L, out, spiking = self.depth, [], self._spiking()
         for i in range(1, L + 1):
             sigma = self.sigma_output if (i == L and self.sigma_output is not None) else self.sigma
             out.append(
@@ -180,7 +204,11 @@ class HierarchyBuilder:
                     tau_basal=self.tau_basal,
                     soma=self.soma,
                     noise=Noise(apical=sigma),
-                    spiking=self.spiking,
+                    spiking=spiking[i - 1],
+                    max_rate=self.max_rate,
+                    tau_syn=self.tau_syn,
+                    tau_ref=self.tau_ref,
+                    threshold=self.threshold,
                 )
             )
         return out

@@ -60,14 +60,19 @@ def lower_projection(proj: Projection, ctx: BuildContext) -> Lowered:
 def lower_dendritic_rule(
     rule: DendriticPredictionRule, ctx: BuildContext, proj: Projection
 ) -> Lowered:
-    """DFC eq. 5: ``dW += <(phi(v) - phi(v_B)) r_pre^T>_window``, same post factor for b."""
+    """DFC eq. 5: ``dW += <(phi(v) - phi(v_B*)) r_pre^T>_window``, same post factor for b.
+
+    ``v_B*`` is the post node's ``basal_prediction`` (where its soma settles without
+    apical input: ``v_basal`` for eq. 1, ``g_B/(g_L+g_B+g_A) v_basal`` for the
+    conductance soma of App. G), so the rule vanishes when there is no control.
+    """
     post = ctx.network.nodes[proj.post]
     op = LocalPlasticity(
         f"learn_{proj.name}",
         weight=f"{proj.name}.W",
         post=f"{post.name}.v",
         pre=ctx.network.nodes[proj.pre].output,
-        post_baseline=f"{post.name}.v_basal",
+        post_baseline=getattr(post, "basal_prediction", f"{post.name}.v_basal"),
         fn=post.nonlinearity,
         bias=f"{proj.name}.b" if proj.bias_init else None,
         window=rule.window,

@@ -11,6 +11,7 @@ Schema (``models/configs/{dataset}/{model}.yaml``)::
     val_size: 5000         # validation samples split off the training set (0: none)
     subset: null           # use only the first K training samples (after the split)
     device: cpu            # cpu | cuda | cuda:N
+    threads: null          # torch intra-op threads while training (null: torch's setting)
     diagnostics: false     # call model.diagnostics() each epoch
     data_dir: null         # neurosim.data cache directory (null: its default)
     schedule: {epochs_fb: 0, extra_fb_epochs: 0}   # DFC App. F.2 / DFC.md §1.8
@@ -89,6 +90,7 @@ class RunConfig:
     val_size: int = 5000
     subset: int | None = None
     device: str = "cpu"
+    threads: int | None = None
     diagnostics: bool = False
     data_dir: str | None = None
     schedule: Schedule = field(default_factory=Schedule)
@@ -110,6 +112,8 @@ class RunConfig:
             self.device == "cpu" or self.device.startswith("cuda")
         ):
             raise ConfigError(f"RunConfig: device {self.device!r} is not 'cpu', 'cuda' or 'cuda:N'")
+        if self.threads is not None:
+            _check_int("threads", self.threads, minimum=1)
         if not isinstance(self.diagnostics, bool):
             raise ConfigError(
                 f"RunConfig: diagnostics must be true/false, got {self.diagnostics!r}"

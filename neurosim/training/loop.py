@@ -27,6 +27,8 @@ import random
 import sys
 import time
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +65,7 @@ from neurosim.training.divergence import (
 
 CHECKPOINT = "checkpoint.pt"
 #: config keys that may change when a run is resumed
-RESUMABLE_CHANGES = ("epochs", "device", "diagnostics", "data_dir")
+RESUMABLE_CHANGES = ("epochs", "device", "threads", "diagnostics", "data_dir")
 
 
 def train(
@@ -85,7 +87,7 @@ def train(
         ``summary.json`` and the PNG plots.
     resume
         Continue the run in ``out_dir`` from its checkpoint (``config`` may only
-        change ``epochs``, ``device``, ``diagnostics`` and ``data_dir``).
+        change ``epochs``, ``device``, ``threads``, ``diagnostics`` and ``data_dir``).
     progress
         Show tqdm bars; ``None``: only when stderr is a terminal.
     dataset
@@ -106,6 +108,30 @@ def train(
             f"{out} already holds a training run ({CHECKPOINT}); pass resume=True "
             "(--resume) to continue it, or choose another output directory"
         )
+    with _intra_op_threads(cfg.threads):
+        return _train(cfg, out, ckpt_path, state, progress, dataset)
+
+
+@contextmanager
+def _intra_op_threads(n: int | None) -> Iterator[None]:
+    """Run with ``torch.set_num_threads(n)`` (``None``: leave torch's setting)."""
+    before = torch.get_num_threads()
+    if n is not None:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _train(
+    cfg: RunConfig,
+    out: Path,
+    ckpt_path: Path,
+    state: dict[str, Any] | None,
+    progress: bool | None,
+    dataset: Any,
+) -> dict[str, Any]:
     device = _resolve_device(cfg.device)
     data = prepare_data(dataset if dataset is not None else load_for_config(cfg), cfg, device)
     _seed_everything(cfg.seed)

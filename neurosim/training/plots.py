@@ -17,6 +17,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 _STANDARD = {
     "phase", "epoch", "pretrain_epoch", "seconds", "train_loss", "train_error",
@@ -35,6 +36,7 @@ def plot_learning_curves(records: list[dict[str, Any]], path: str | Path, title:
             ax_loss.plot(epochs, values, marker=".", label=key)
     ax_loss.set_yscale("log")
     ax_loss.set_xlabel("epoch")
+    ax_loss.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax_loss.set_ylabel("loss")
     ax_loss.legend()
     for key in ("train_error", "val_error", "test_error"):
@@ -42,6 +44,7 @@ def plot_learning_curves(records: list[dict[str, Any]], path: str | Path, title:
         if any(v is not None for v in values):
             ax_err.plot(epochs, values, marker=".", label=key)
     ax_err.set_xlabel("epoch")
+    ax_err.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax_err.set_ylabel("error (%)")
     if ax_err.lines:
         ax_err.legend()
@@ -86,6 +89,9 @@ def plot_diagnostics(records: list[dict[str, Any]], path: str | Path, title: str
             ax.plot([p[0] for p in pts], [p[1] for p in pts], marker=".", label=k.split("/")[-1])
         ax.set_title(group)
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        if group.startswith("angle"):
+            ax.set_ylabel("degrees")
         if len(members) > 1:
             ax.legend(fontsize=7)
     for ax in list(axes.flat)[n:]:

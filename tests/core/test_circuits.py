@@ -6,11 +6,13 @@ a namespace package when pytest puts tests/ on sys.path.)
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 import neurosim
 from circuits import AutapseIntegrator, Noise, PIController, PyramidalLayer, SomaModel
-from neurosim import Input, Network, Projection, ValidationError
+from neurosim import DendriticPredictionRule, Input, Network, Projection, ValidationError
 from neurosim.ir import Integrate
 
 
@@ -55,6 +57,32 @@ def test_conductance_soma_lowering_app_g():
     assert op.leak == pytest.approx(1.9) and op.tau == 0.5
     assert op.inputs == ((1.0, "l1.v_basal"), (0.8, "l1.v_apical"))
     assert ops["init_l1_soma"].tau is None and ops["init_l1_soma"].leak == pytest.approx(1.9)
+
+
+def test_forward_rule_compares_with_the_dendritic_prediction():
+    """App. G: the conductance soma settles at V_B* = g_B/(g_L+g_B+g_A) V_B, so the
+    forward rule (eq. 5) becomes (phi(U) - phi(V_B*)) r^T; eq. 1 keeps v_basal."""
+    soma = SomaModel(form="conductance", g_L=0.1, g_B=1.0, g_A=0.8)
+    net = _layer_net(PyramidalLayer("l1", 4, soma=soma))
+    net.projections["W1"] = dataclasses.replace(
+        net.projections["W1"], rule=DendriticPredictionRule()
+    )
+    model = neurosim.build(net)
+    ops = _ops(model)
+    assert ops["learn_W1"].post_baseline == "l1.v_basal_star"
+    assert ops["l1_basal_star"].inputs == ((1.0 / 1.9, "l1.v_basal"),)
+    assert ops["init_l1_basal_star"].inputs == ((1.0 / 1.9, "l1.v_basal"),)
+    step = [op.name for op in model.step_ops]
+    assert step.index("l1_basal") < step.index("l1_basal_star") < step.index("learn_W1")
+    # current form with unit gains (eq. 1): the baseline is v_basal itself, no extra op
+    net = _layer_net(PyramidalLayer("l1", 4))
+    net.projections["W1"] = dataclasses.replace(
+        net.projections["W1"], rule=DendriticPredictionRule()
+    )
+    ops = _ops(neurosim.build(net))
+    assert ops["learn_W1"].post_baseline == "l1.v_basal" and "l1_basal_star" not in ops
+    # current form with g_B != g_L: the soma settles at g_B/g_L v_B
+    assert PyramidalLayer("l", 2, soma=SomaModel(g_B=0.5)).basal_prediction == "l.v_basal_star"
 
 
 def test_current_soma_and_lowpass_dendrites_eq1():

@@ -116,8 +116,20 @@ def test_noise_per_layer_and_spiking_option():
     assert ops["l1_apical"].noise_seed is not None
     assert ops["l1_apical"].noise_seed != ops["l2_apical"].noise_seed
     assert ops["l3_apical"].noise_sigma == 0.0 and ops["l3_apical"].tau is None
-    m = neurosim.build(HierarchyBuilder(SIZES, spiking="poisson").build())
+    m = neurosim.build(HierarchyBuilder(SIZES, spiking="poisson", max_rate=50.0).build())
     assert type(m.step_ops[-1]).__name__ == "SpikeSoma"
+    # per layer: spiking hidden layers, rate output
+    net = HierarchyBuilder(SIZES, spiking=["poisson", "lif", None], tau_syn=0.05).build()
+    kinds = {op.name: type(op).__name__ for op in neurosim.build(net, dt=0.005).step_ops}
+    assert (kinds["l1_spikes"], kinds["l2_spikes"], kinds["l3_rate"]) == (
+        "SpikeSoma",
+        "SpikeSoma",
+        "Nonlinearity",
+    )
+    assert net.nodes["l2"].spiking == "lif" and net.nodes["l1"].tau_syn == 0.05
+    # a Poisson soma whose spike probability per step would exceed 1 is refused at build
+    with pytest.raises(ValidationError, match=r"PyramidalLayer 'l1'.*max_rate=200.*<= 50"):
+        neurosim.build(HierarchyBuilder(SIZES, spiking="poisson").build(), dt=0.02)
 
 
 @pytest.mark.parametrize(
@@ -131,6 +143,8 @@ def test_noise_per_layer_and_spiking_option():
         ({"controller": "pi"}, ["controller='pi'", "PIController(...)"]),
         ({"feedback_init": [Given(np.ones((5, 3)))]}, ["feedback_init", "list of 3"]),
         ({"transmission": "fast"}, ["transmission='fast'", "'delayed'"]),
+        ({"spiking": ["poisson"]}, ["spiking=['poisson']", "a list of 3", "'poisson', None]"]),
+        ({"spiking": "hh"}, ["spiking='hh'", "'lif'"]),
     ],
 )
 def test_builder_errors(kwargs, words):

@@ -213,7 +213,7 @@ def test_packages_import_in_any_order(first):
 
 @pytest.mark.example
 def test_example_build_hierarchy(tmp_path):
-    png, yml = tmp_path / "g.png", tmp_path / "c.yaml"
+    png, yml = tmp_path / "figures" / "g.png", tmp_path / "c.yaml"  # out dir is created
     out = subprocess.run(
         [
             sys.executable,

@@ -20,6 +20,7 @@ from models.dfc.steady_state import (
     clip_per_tensor,
     output_target,
     ssa_control,
+    ssa_gradients,
     ssa_steady_state,
     steady_state_gradients,
 )
@@ -151,3 +152,29 @@ def test_config_validation_and_derived_values():
     with pytest.raises(ValueError, match="hidden_activation"):
         DFCConfig.from_params({"size_hidden": [4, 4], "hidden_activation": ["tanh"]})
     assert DFCConfig(time_constant_ratio=0.001, dt_di=0.02).tau_v == 0.02
+
+
+@pytest.mark.parametrize("acts", [None, ["logistic", "tanh", "linear"]])
+def test_ssa_gradients_equal_the_two_step_computation_bit_for_bit(acts):
+    """The training path (reused products, rate-based phi', Jacobian written in place)
+    computes exactly what ssa_steady_state + steady_state_gradients compute."""
+    W, b, acts = _net([7, 6, 5, 3], seed=3, acts=acts)
+    x = torch.randn(5, 7, dtype=DT, generator=torch.Generator().manual_seed(4))
+    vs, rs = feedforward(x, W, b, acts)
+    Q = [0.3 * torch.randn(n, 3, dtype=DT) for n in (6, 5, 3)]
+    r_star = rs[-1] + 0.05 * torch.randn(5, 3, dtype=DT)
+    dv, r_ss, _ = ssa_steady_state(x, vs, rs, r_star, W, b, Q, acts, 0.01)
+    two_step = steady_state_gradients(x, dv, r_ss, W, b, acts)
+    fused = ssa_gradients(x, vs, rs, r_star, W, b, Q, acts, 0.01)
+    for (gw, gb), (fw, fb) in zip(two_step, fused, strict=True):
+        assert torch.equal(gw, fw) and torch.equal(gb, fb)
+    blocks = torch.cat([blk for blk in _blocks_from_voltages(vs, W, acts)], dim=2)
+    assert torch.equal(full_jacobian(vs, W, acts, rs), blocks)
+
+
+def _blocks_from_voltages(vs, W, acts):
+    """J blocks as in DFC.md §1.4 with phi' evaluated from the voltages."""
+    out = [torch.diag_embed(phi_prime(vs[-1], acts[-1]))]
+    for i in range(len(vs) - 2, -1, -1):
+        out.insert(0, torch.matmul(out[0], W[i + 1]) * phi_prime(vs[i], acts[i]).unsqueeze(1))
+    return out

@@ -106,9 +106,10 @@ def test_forward_phase_final_state_matches_reference_loop():
     assert_allclose(pc.sim.state[pc.names.control], tr.u[-1], rtol_scale=10)
 
 
-def test_convergence_filter_drops_non_converged_samples():
+@pytest.mark.parametrize("tmax", [800, 900])  # 4 / 6 of 9 converge: either group rerun
+def test_convergence_filter_drops_non_converged_samples(tmax):
     """DFC.md §1.3: non-converged samples give no update, normalisation stays 1/B."""
-    m, x, y = _setup("dfc-fixed", tmax_di=800)
+    m, x, y = _setup("dfc-fixed", tmax_di=tmax)
     vs, rs, r_star, tr = _reference(m, x, y)
     keep = converged_mask(tr, r_star, rs[-1], m.cfg.alpha_di, m.cfg.epsilon_di)
     assert 0 < int(keep.sum()) < len(keep), "test needs a mix of converged samples"

@@ -28,6 +28,7 @@ def test_train_then_resume(tmp_path, capsys):
     recs = read_jsonl(out / "metrics.jsonl")
     assert [r["epoch"] for r in recs] == [1, 2]
     saved = (out / "config.yaml").read_text()
+    assert "threads: null" in saved  # default: torch's own setting
     assert "epochs: 2" in saved and "dtype: float32" in saved and "batch_size: 32" in saved
 
 
@@ -50,9 +51,33 @@ def test_config_file_and_flag_override(tmp_path, capsys):
         (["--model", "bp"], "give --model and --dataset"),
         (["--model", "bp", "--dataset", "mnist", "--resume"], "no checkpoint.pt"),
         (["--model", "bp", "--dataset", "mnist", "--subset", "100000"], "exceeds"),
+        (["--model", "bp", "--dataset", "mnist", "--threads", "0"], "threads must be"),
     ],
 )
 def test_bad_input_is_a_clear_error(tmp_path, capsys, argv, message):
     code = main(["train", *argv, "--out", str(tmp_path / "r"), "--epochs", "1", "--no-progress"])
     assert code == 2
     assert message in capsys.readouterr().err
+
+
+def test_threads_flag_sets_torch_threads_during_training(tmp_path, monkeypatch):
+    import torch
+
+    from models.baselines.mlp import FeedforwardModel
+
+    seen: list[int] = []
+    original = FeedforwardModel.train_batch
+
+    def spy(self, x, y, phase):
+        seen.append(torch.get_num_threads())
+        return original(self, x, y, phase)
+
+    monkeypatch.setattr(FeedforwardModel, "train_batch", spy)
+    before = torch.get_num_threads()
+    want = 2 if before == 1 else 1
+    argv = ["train", "--model", "bp", "--dataset", "mnist", "--epochs", "1", "--subset", "64",
+            "--out", str(tmp_path / "run"), "--threads", str(want), "--no-progress"]  # fmt: skip
+    assert main(argv) == 0
+    assert seen and set(seen) == {want}
+    assert torch.get_num_threads() == before
+    assert f"threads: {want}" in (tmp_path / "run" / "config.yaml").read_text()

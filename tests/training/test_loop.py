@@ -166,13 +166,15 @@ def test_subset_float32_and_bad_input(tmp_path, toy):
         train(base_config("bp", device="cuda"), tmp_path / "e", dataset=toy)
 
 
-@pytest.mark.parametrize("model", ["dfc-ssa-fixed"])
+@pytest.mark.parametrize("model", ["dfc-ssa-fixed", "dfc-ssa", "dfc"])
 def test_resume_is_exact_for_dfc_models(tmp_path, toy, model):
+    """Also with trained feedback: the sleep phase's noise generators (inside the
+    model's cached simulator) are checkpointed through the model's extra state."""
     from models import registry
 
     if model not in registry.available():
         pytest.skip(f"{model} is not registered")
-    params = {"size_hidden": [6, 5], "tmax_di": 20}
+    params = {"size_hidden": [6, 5], "tmax_di": 20, "tmax_di_fb": 12, "sigma": 0.05}
     sched = {"epochs_fb": 1, "extra_fb_epochs": 1}
     full, part = tmp_path / "full", tmp_path / "part"
     for out, epochs, resume in ((full, 2, False), (part, 1, False), (part, 2, True)):

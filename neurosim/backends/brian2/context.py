@@ -33,8 +33,14 @@ class LoweringContext:
             w for op in model.plasticity_ops for w in op.updates if plasticity == "online"
         }
         self.spike_sources: dict[str, dict] = {}
+        #: event-driven projections waiting for their source's spikes: dst -> actions
+        self.pending_events: dict[str, list[Action]] = {}
+        self.spiked: set[str] = set()  # SpikeSoma dsts whose step action is emitted
+        self.spike_init: set[str] = set()  # SpikeSoma dsts with an init-clock SpikeSoma
         self.deferred_event_init: list[Action] = []
         self.hoisted: set[str] = set()
+        #: per-sample variables constant within a sample (static inputs, hoisted results)
+        self.invariant: set[str] = set()
         self.no_zero: set[str] = set()
         self.no_zero_local: set[tuple[str, str]] = set()
         self.noise_seeds: list[int | None] = []

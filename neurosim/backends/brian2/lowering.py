@@ -80,9 +80,9 @@ def lower(
     Parameters
     ----------
     model : the IR model.
-    plasticity : ``"online"`` (``W += lr*dt*dW_k`` every sampled step, a forward-Euler
-        synaptic ODE), ``"accumulate"`` (sum ``dW_k`` in a synaptic accumulator) or
-        ``None`` (plasticity ops ignored).
+    plasticity : ``"online"`` (``W += lr*dt*dW_k`` every sampled step: a clock-driven
+        synaptic ODE integrated by forward Euler), ``"accumulate"`` (sum ``dW_k`` in a
+        synaptic accumulator) or ``None`` (plasticity ops ignored).
     hoist : compute loop-invariant projections (e.g. ``W_1 x`` from a static input)
         once per sample, unless their weight learns online.
     event_driven : projections from a spiking soma transmit spikes as brian2 events
@@ -94,10 +94,17 @@ def lower(
             f"brian2 backend: plasticity={plasticity!r}; use 'online', 'accumulate' or None"
         )
     ctx = LoweringContext(model, Plan(), plasticity, event_driven)
+    if event_driven:  # known up front: a projection may be lowered before its source spikes
+        for op in model.step_ops:
+            if isinstance(op, SpikeSoma):
+                ctx.spike_sources[op.dst] = _spike_constants(op, model.dt)
     if hoist:
-        for op in model.loop_invariant_ops():
+        invariant_ops = model.loop_invariant_ops()
+        for op in invariant_ops:
             if isinstance(op, DenseProjection) and op.weight not in ctx.online_weights:
                 ctx.hoisted.add(op.name)
+        ctx.invariant = {v.name for v in model.of_kind("input") if not v.time_varying}
+        ctx.invariant |= {w for op in invariant_ops for w in op.writes}
     for var in model.of_kind("input"):
         ctx.emit_input(var.name)
     for op in model.step_ops:
@@ -107,6 +114,7 @@ def lower(
     ctx.emit_zeroing()
     for op in model.init_ops:
         _rule(op)(op, ctx, "init")
+    _continue_traces(ctx)
     for action in ctx.deferred_event_init:
         ctx.emit(action)
     for op in ctx.deferred_init:
@@ -159,6 +167,11 @@ def _event_projection(op: DenseProjection, ctx: LoweringContext, syn) -> None:
     presynaptic spike adds ``c W_ij`` (``on_pre``). Then ``out = span*E -
     offset*sum_j W_ij + b``. ``E`` and ``sum_j W_ij`` are summed once per sample at init.
     Exact while ``W`` is constant within the run (refused with online learning of ``W``).
+
+    ``E`` is updated right after the source spikes (so it always equals ``W z`` of the
+    source's current trace) and read at the projection's position: a top-down apical
+    projection from a higher spiking layer, lowered before that layer spikes, reads the
+    previous step's ``E`` exactly as the rate version reads the previous ``z``.
     """
     if op.weight in ctx.online_weights:
         raise ValueError(
@@ -183,8 +196,15 @@ def _event_projection(op: DenseProjection, ctx: LoweringContext, syn) -> None:
         ctx.deferred_event_init.append(
             Action(f"{op.name}_{var}_init", syn.key, "init", op.name, kind="summed", target=var)
         )
-    ctx.emit(Action(f"{op.name}_decay", g, "step", op.name, f"{ev} = {_num(src['decay'])}*{ev}"))
-    ctx.emit(Action(f"{op.name}_events", syn.key, "step", op.name, kind="pathway"))
+    update = [
+        Action(f"{op.name}_decay", g, "step", op.name, f"{ev} = {_num(src['decay'])}*{ev}"),
+        Action(f"{op.name}_events", syn.key, "step", op.name, kind="pathway"),
+    ]
+    if op.pre in ctx.spiked:
+        for action in update:
+            ctx.emit(action)
+    else:
+        ctx.pending_events.setdefault(op.pre, []).extend(update)
     code = f"{out} = {_num(src['span'])}*{ev} - {_num(src['offset'])}*{ws}{b}"
     ctx.emit(Action(f"{op.name}_current", g, "step", op.name, code))
 
@@ -256,10 +276,19 @@ def _plasticity(op: LocalPlasticity, ctx: LoweringContext, clock: Clock) -> None
     """DFC eq. 5 / eq. 13 as a local synaptic update, sampled where the op sits.
 
     Per step ``k`` in the window: ``d = f(post) - f(post_baseline)`` is cached on the
-    postsynaptic group, then every synapse does ``w += lr*dt*(scale*d_post*pre_pre -
-    decay*w)`` (``online``; the forward-Euler step of the synaptic ODE
-    ``dw/dt = lr*(scale*d*pre - decay*w)``) or ``acc += d_post*pre_pre``
-    (``accumulate``). A bias gets ``scale*d`` (no decay).
+    postsynaptic group (the fast form: once per neuron, not per synapse). Then
+
+    * ``online``: every synapse integrates the clock-driven ODE
+      ``dw/dt = lr*(scale*d_post*pre_pre - decay*w)`` (forward Euler, so one step adds
+      ``lr*dt*dW_k`` as in the torch backend), its state updater scheduled at the op's
+      position; a bias obeys ``db/dt = lr*scale*d``. The sample of the initial state
+      (window ``"all"``, ``k = 0``) is one Euler term applied after the init ops.
+    * ``accumulate``: ``acc += d_post*pre_pre`` (and ``acc_b += d``), scaled afterwards.
+      When ``pre`` is constant within a sample (a static input such as ``x`` of layer 1,
+      hoisting on) the sum factorises, ``sum_k d_k pre^T = (sum_k d_k) pre^T``: each step
+      only adds ``d`` to a per-neuron ``dsum`` and every synapse folds ``dsum_post*pre_pre``
+      into ``acc`` once per sample (the fast form: O(n_post) instead of O(n_post n_pre)
+      work per step; the last sample is folded when the updates are read).
     """
     if op.window not in _GATE:
         raise ValueError(f"brian2 backend: '{op.name}' has unknown window {op.window!r}")
@@ -273,35 +302,108 @@ def _plasticity(op: LocalPlasticity, ctx: LoweringContext, clock: Clock) -> None
     gate = "1" if clock == "init" else _GATE[op.window]
     acc = f"acc_{sanitize(op.name)}"
     pre = ctx.ref(op.pre, sg)
+    scale, decay = _num(op.scale), _num(op.decay)
+    ode = ctx.plasticity == "online" and clock == "step"
+    fold = ctx.plasticity == "accumulate" and op.pre in ctx.invariant
     ctx.emit(Action(f"{op.name}_post", tg, clock, op.name, f"{d} = {post}"))
-    if ctx.plasticity == "online":
-        wcode = f"w = w + lr_dt*{gate}*({_num(op.scale)}*{d}_post*{pre}_pre - {_num(op.decay)}*w)"
+    if ode:
+        _ode(ctx, syn, syn.key, "w", f"lr_rate*{gate}*({scale}*{d}_post*{pre}_pre - {decay}*w)", op)
+    elif ctx.plasticity == "online":
+        wcode = f"w = w + lr_dt*{gate}*({scale}*{d}_post*{pre}_pre - {decay}*w)"
+        ctx.emit(Action(f"{op.name}_w", syn.key, clock, op.name, wcode))
     else:
-        if acc not in syn.variables:
-            syn.variables.append(acc)
-        wcode = f"{acc} = {acc} + {gate}*{d}_post*{pre}_pre"
-    ctx.emit(Action(f"{op.name}_w", syn.key, clock, op.name, wcode))
+        _accumulate(ctx, op, syn, clock, gate, d, pre, fold)
     bacc = None
     if op.bias:
         b = sanitize(op.bias)
         bg = ctx.plan.biases.get(op.bias, tg)
-        if ctx.plasticity == "online":
-            bcode = f"{b} = {b} + lr_dt*{gate}*{_num(op.scale)}*{d}"
+        if ode:
+            _ode(ctx, ctx.plan.groups[bg], bg, b, f"lr_rate*{gate}*{scale}*{d}", op)
         else:
-            bacc = f"acc_{sanitize(op.name)}_b"
-            ctx.plan.groups[bg].add(bacc)
-            ctx.no_zero_local.add((bg, bacc))
-            bcode = f"{bacc} = {bacc} + {gate}*{d}"
-        ctx.emit(Action(f"{op.name}_b", bg, clock, op.name, bcode))
+            if ctx.plasticity == "online":
+                bcode = f"{b} = {b} + lr_dt*{gate}*{scale}*{d}"
+            else:
+                bacc = f"acc_{sanitize(op.name)}_b"
+                ctx.plan.groups[bg].add(bacc)
+                ctx.no_zero_local.add((bg, bacc))
+                bcode = f"{bacc} = {bacc} + {gate}*{d}"
+            ctx.emit(Action(f"{op.name}_b", bg, clock, op.name, bcode))
     if clock == "step":
+        folded = (tg, f"dsum_{sanitize(op.name)}", sg, pre) if fold else None
         ctx.plan.plasticity.append(
             Plasticity(
                 op.name, op.weight, syn.key, op.scale, op.decay, op.window, acc,
-                op.bias, ctx.plan.biases.get(op.bias, tg) if op.bias else None, bacc,
+                op.bias, ctx.plan.biases.get(op.bias, tg) if op.bias else None, bacc, folded,
             )
         )  # fmt: skip
         if op.window == "all":
             ctx.deferred_init.append(op)
+
+
+def _accumulate(
+    ctx: LoweringContext, op: LocalPlasticity, syn, clock: Clock, gate: str, d: str, pre: str,
+    fold: bool,
+) -> None:  # fmt: skip
+    """``acc += gate*d_post*pre_pre`` per step, or, with a loop-invariant ``pre``
+    (``fold``), ``dsum += gate*d`` per neuron and ``acc += dsum_post*pre_pre`` once per
+    sample, as the very first action of the next one (before its inputs are read)."""
+    acc = f"acc_{sanitize(op.name)}"
+    if acc not in syn.variables:
+        syn.variables.append(acc)
+    if not fold:
+        code = f"{acc} = {acc} + {gate}*{d}_post*{pre}_pre"
+        ctx.emit(Action(f"{op.name}_w", syn.key, clock, op.name, code))
+        return
+    dsum = f"dsum_{sanitize(op.name)}"
+    ctx.plan.groups[syn.target].add(dsum)
+    code = f"{dsum} = {dsum} + {gate}*{d}"
+    ctx.emit(Action(f"{op.name}_dsum", syn.target, clock, op.name, code))
+    if clock == "step":
+        code = f"{acc} = {acc} + {dsum}_post*{pre}_pre"
+        ctx.plan.actions.insert(0, Action(f"{op.name}_fold", syn.key, "init", op.name, code))
+
+
+def _ode(ctx: LoweringContext, spec, owner: str, var: str, rhs: str, op: LocalPlasticity) -> None:
+    """Make ``var`` of ``owner`` a clock-driven ODE ``dvar/dt = rhs`` and schedule the
+    owner's state updater here (after every ODE of the owner has its factors cached)."""
+    if var in spec.odes:
+        raise ValueError(
+            f"brian2 backend: '{op.name}' is a second online rule on '{var}' of '{owner}'; "
+            "give each weight (and bias) at most one LocalPlasticity op"
+        )
+    spec.odes[var] = rhs
+    ctx.plan.actions = [a for a in ctx.plan.actions if not (a.kind == "ode" and a.owner == owner)]
+    ctx.emit(Action(f"{op.name}_{var}_ode", owner, "step", op.name, kind="ode"))
+
+
+def _continue_traces(ctx: LoweringContext) -> None:
+    """A spiking soma whose rate the init ops set with another op (e.g. the feedforward
+    sweep's ``r = phi(v)``) starts its trace there: ``z = clip((r + offset)/span, 0, 1)``,
+    ``r = span*z - offset``. The spike train then continues from the init state (its
+    mean), and ``r`` and ``z`` agree, which event-driven transmission relies on."""
+    for op in ctx.model.step_ops:
+        if not isinstance(op, SpikeSoma) or op.dst in ctx.spike_init:
+            continue
+        if not any(op.dst in o.writes for o in ctx.model.init_ops):
+            continue
+        c = _spike_constants(op, ctx.model.dt)
+        g, dst = ctx.home(op.dst), sanitize(op.dst)
+        span, offset = _num(c["span"]), _num(c["offset"])
+        z = c["z"]
+        code = f"{z} = clip(({dst} + {offset})/{span}, 0.0, 1.0)\n{dst} = {span}*{z} - {offset}"
+        ctx.emit(Action(f"{op.name}_trace_init", g, "init", op.name, code))
+
+
+def _spike_constants(op: SpikeSoma, dt: float) -> dict:
+    """Trace variable and constants of a spiking soma (see :func:`_spike_soma`)."""
+    decay = math.exp(-dt / op.tau_syn)
+    return {
+        "z": f"{sanitize(op.dst)}__z",
+        "decay": decay,
+        "jump": (1.0 - decay) / (op.max_rate * dt),
+        "offset": float(op.extra.get("offset", 1.0 if op.fn == "tanh" else 0.0)),
+        "span": float(op.extra.get("span", 2.0 if op.fn == "tanh" else 1.0)),
+    }
 
 
 @lowers(SpikeSoma)
@@ -317,9 +419,9 @@ def _spike_soma(op: SpikeSoma, ctx: LoweringContext, clock: Clock) -> None:
     """
     g = ctx.home(op.dst)
     dst, src = sanitize(op.dst), ctx.ref(op.src, g)
-    offset = float(op.extra.get("offset", 1.0 if op.fn == "tanh" else 0.0))
-    span = float(op.extra.get("span", 2.0 if op.fn == "tanh" else 1.0))
-    spk, z = f"{dst}__spk", f"{dst}__z"
+    const = _spike_constants(op, ctx.model.dt)
+    offset, span, z = const["offset"], const["span"], const["z"]
+    spk = f"{dst}__spk"
     for v in (spk, z):
         ctx.plan.groups[g].add(v)
     ctx.plan.spikes[op.dst] = spk
@@ -328,6 +430,7 @@ def _spike_soma(op: SpikeSoma, ctx: LoweringContext, clock: Clock) -> None:
     if clock == "init":
         code = f"{spk} = 0\n{z} = {rho}\n{dst} = {_num(span)}*{z} - {_num(offset)}"
         ctx.emit(Action(op.name, g, clock, op.name, code))
+        ctx.spike_init.add(op.dst)
         return
     if op.model == "poisson":
         fire = f"{spk} = int(rand() < {_num(op.max_rate * dt)}*{rho})"
@@ -345,9 +448,10 @@ def _spike_soma(op: SpikeSoma, ctx: LoweringContext, clock: Clock) -> None:
         )
     else:
         raise ValueError(f"brian2 backend: SpikeSoma '{op.name}' has unknown model {op.model!r}")
-    decay = math.exp(-dt / op.tau_syn)
-    jump = _num((1.0 - decay) / (op.max_rate * dt))
-    trace = f"{z} = {_num(decay)}*{z} + {jump}*{spk}\n{dst} = {_num(span)}*{z} - {_num(offset)}"
+    trace = (
+        f"{z} = {_num(const['decay'])}*{z} + {_num(const['jump'])}*{spk}\n"
+        f"{dst} = {_num(span)}*{z} - {_num(offset)}"
+    )
     if op.seed is not None:
         ctx.noise_seeds.append(op.seed)
     ctx.emit(Action(op.name, g, clock, op.name, fire + "\n" + trace))
@@ -360,6 +464,6 @@ def _spike_soma(op: SpikeSoma, ctx: LoweringContext, clock: Clock) -> None:
             )
         group.threshold = f"{spk} > 0.5"
         ctx.emit(Action(f"{op.name}_threshold", g, clock, op.name, kind="threshold"))
-        ctx.spike_sources[op.dst] = {
-            "z": z, "decay": decay, "jump": float(jump), "span": span, "offset": offset,
-        }  # fmt: skip
+        ctx.spiked.add(op.dst)
+        for action in ctx.pending_events.pop(op.dst, []):
+            ctx.emit(action)

@@ -20,6 +20,8 @@ brian2 time steps ``j = 0 .. T-1`` (clock ``dt``):
   computed, so the recorded state at ``j`` is the IR state after ``j`` steps;
 * learning actions at ``j = 0`` (window ``"all"`` samples the initial state) follow
   the init actions on the init clock; at ``j > 0`` they sit at their step position.
+  Online learning is a clock-driven ODE of the synapses (``dw/dt = ... (clock-driven)``,
+  forward Euler), whose state updater runs at that position (``kind="ode"``).
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ class GroupSpec:
     variables: list[str] = field(default_factory=list)
     links: dict[str, tuple[str, str]] = field(default_factory=dict)
     threshold: str | None = None  # spike condition (event-driven transmission)
+    odes: dict[str, str] = field(default_factory=dict)  # var -> dvar/dt (online biases)
 
     def add(self, var: str) -> None:
         if var not in self.variables:
@@ -70,6 +73,7 @@ class SynapseSpec:
     summed: dict[str, str] = field(default_factory=dict)  # target var -> expression
     summed_clock: dict[str, Clock] = field(default_factory=dict)
     on_pre: str | None = None  # event-driven transmission
+    odes: dict[str, str] = field(default_factory=dict)  # var -> dvar/dt (online learning)
 
 
 @dataclass
@@ -77,9 +81,10 @@ class Action:
     """One ordered operation: run ``code`` on ``owner`` (a group or synapse key).
 
     ``kind="summed"`` marks the ``(summed)`` updater of ``owner``'s target variable
-    ``target``, ``kind="threshold"`` the spike detection of group ``owner`` and
-    ``kind="pathway"`` the ``on_pre`` spike propagation of synapses ``owner``; they
-    carry no code of their own. ``op`` names the IR op it lowers.
+    ``target``, ``kind="threshold"`` the spike detection of group ``owner``,
+    ``kind="pathway"`` the ``on_pre`` spike propagation of synapses ``owner`` and
+    ``kind="ode"`` the state updater (forward Euler) of ``owner``'s clock-driven ODEs;
+    they carry no code of their own. ``op`` names the IR op it lowers.
     """
 
     name: str
@@ -87,7 +92,7 @@ class Action:
     clock: Clock
     op: str
     code: str = ""
-    kind: Literal["code", "summed", "threshold", "pathway"] = "code"
+    kind: Literal["code", "summed", "threshold", "pathway", "ode"] = "code"
     target: str = ""
 
 
@@ -105,6 +110,9 @@ class Plasticity:
     bias: str | None = None
     bias_group: str | None = None
     bias_acc: str | None = None
+    #: accumulation with a loop-invariant ``pre``: ``(post group, per-neuron sum of the
+    #: post factor, pre group, pre variable)``; the rest of ``acc`` is ``dsum_post*pre_pre``
+    fold: tuple[str, str, str, str] | None = None
 
 
 @dataclass
@@ -126,6 +134,10 @@ class Plan:
         for i, a in enumerate(self.actions):
             body = {"summed": f"summed -> {a.target}", "threshold": "spike detection",
                     "pathway": "on_pre spike propagation"}.get(a.kind)  # fmt: skip
+            if a.kind == "ode":
+                owner = self.groups.get(a.owner) or self.synapses[a.owner]
+                body = "; ".join(f"d{v}/dt = {rhs} (clock-driven, euler)"
+                                 for v, rhs in owner.odes.items())  # fmt: skip
             body = body or a.code.replace("\n", "; ")
             lines.append(f"{i:>3} [{a.clock}] {a.owner}.{a.name}: {body}")
         return "\n".join(lines)

@@ -5,23 +5,32 @@ materialises it as an explicit brian2 ``Network`` on the chosen target and runs 
 *block* of samples in a single brian2 ``run``: inputs are 2-D ``TimedArray`` s (one
 row per sample), the init ops fire once per sample on a clock of period ``T*dt``.
 Weights and biases live between runs in :attr:`Brian2Simulator.parameters`; online
-learning changes them inside brian2 and they are read back after the run.
+learning changes them inside brian2 and they are read back after the run, as is the
+final state of every per-sample variable (:attr:`Brian2Simulator.state`), on every
+target. A run never continues the previous one (unlike ``TorchSimulator.run``): it
+starts from the init ops, so a second :meth:`~Brian2Simulator.run` without
+:meth:`~Brian2Simulator.reset` is refused rather than silently restarted.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import brian2 as b2
 import numpy as np
 
 from neurosim.backends.brian2.lowering import lower
-from neurosim.backends.brian2.network import Built, build
+from neurosim.backends.brian2.network import Built, build, check_schedule
 from neurosim.backends.brian2.plan import Plan, sanitize
-from neurosim.backends.brian2.targets import check_target, device
+from neurosim.backends.brian2.targets import check_callback, check_target, device
 from neurosim.ir import Model
 
 _WINDOW_SAMPLES = {"all": lambda T: T, "steps": lambda T: T - 1, "last": lambda T: 1}
+
+#: ``callback(sample, step, state)``: block sample index, step within the sample (0 =
+#: the initial state), live per-sample state ``var -> (batch, n)``.
+Callback = Callable[[int, int, Mapping[str, np.ndarray]], None]
 
 
 @dataclass
@@ -77,6 +86,9 @@ class Brian2Simulator:
         }
         self._plans: dict[str | None, Plan] = {}
         self._inputs: dict[str, np.ndarray] | None = None
+        self._simulated = False  # the loaded inputs were run already
+        #: final per-sample state of the last run: var -> (batch, n)
+        self.state: dict[str, np.ndarray] = {}
         self.last_schedule = ""
         #: wall-clock of the last run: total, simulation only (standalone: the binary's)
         self.last_timing: dict[str, float] = {}
@@ -94,6 +106,7 @@ class Brian2Simulator:
         """Load one batch of inputs: ``(batch, size)``; time-varying ``(steps, batch, size)``
         (row ``k-1`` drives step ``k``, the init ops read row 0, as the torch backend)."""
         self._inputs = {k: np.asarray(v, dtype=float) for k, v in inputs.items()}
+        self._simulated = False
 
     def run(
         self,
@@ -102,19 +115,35 @@ class Brian2Simulator:
         plasticity: str | None = "accumulate",
         lr: float = 0.0,
         spikes: bool = False,
+        callback: Callback | None = None,
+        callback_every: int = 1,
     ) -> RunResult:
         """Simulate ``steps`` Euler steps from the init state of the loaded inputs.
 
         Traces (the model's probes plus ``record``) have shape ``(steps + 1, batch, n)``
-        (row 0 = initial state). Unlike torch, every call starts from the init ops of
-        the loaded inputs (a run is one compiled block; there is no continuation).
-        ``plasticity``: ``"accumulate"``, ``"online"`` or ``"off"``/None.
+        (row 0 = initial state). ``plasticity``: ``"accumulate"``, ``"online"`` or
+        ``"off"``/None. ``callback`` (runtime targets only): called every
+        ``callback_every`` steps during the run, see :data:`Callback`.
+
+        A brian2 run is one block that starts from the init ops; it cannot continue the
+        previous run as ``TorchSimulator.run`` does. Running the same loaded inputs twice
+        is therefore refused: call :meth:`reset` again (a deliberate restart), or
+        simulate all steps in one call.
         """
         if self._inputs is None:
             raise RuntimeError("Brian2Simulator.run: call reset(inputs) first")
+        if self._simulated:
+            raise RuntimeError(
+                "Brian2Simulator.run: these inputs were simulated already and a brian2 run "
+                "cannot continue the previous one (every run starts from the init ops, "
+                "unlike TorchSimulator.run); call reset(inputs) to start again from the "
+                "init state, or run all steps in one call"
+            )
         block = {k: v[None] for k, v in self._inputs.items()}
-        res = self.run_samples(block, steps, record, plasticity, lr, spikes)
+        res = self.run_samples(block, steps, record, plasticity, lr, spikes, callback,
+                               callback_every)  # fmt: skip
         res.traces = {k: v[0] for k, v in res.traces.items()}
+        self._simulated = True
         return res
 
     def run_samples(
@@ -125,15 +154,19 @@ class Brian2Simulator:
         plasticity: str | None = "accumulate",
         lr: float = 0.0,
         spikes: bool = False,
+        callback: Callback | None = None,
+        callback_every: int = 1,
     ) -> RunResult:
         """Simulate a block of samples back to back in one brian2 run.
 
         ``inputs[name]`` has a leading sample axis: ``(n_samples, batch, size)`` (or
         ``(n_samples, steps, batch, size)`` if time-varying). Online learning carries the
         weights from one sample to the next. Traces: ``(n_samples, T, batch, n)``.
+        ``callback``: as in :meth:`run` (refused on ``cpp_standalone``).
         """
         if steps < 1:
             raise ValueError(f"Brian2Simulator.run: steps={steps}; use >= 1")
+        check_callback(self.target, callback, callback_every)
         if plasticity == "online" and self.batch_size > 1 and self.model.plasticity_ops:
             raise ValueError(
                 "Brian2Simulator: online plasticity needs batch_size=1 (each batch copy "
@@ -163,15 +196,39 @@ class Brian2Simulator:
                 lr=lr,
                 time_unit=self.time_unit,
             )
+            if callback is not None:
+                built.net.add(self._operation(built, plan, callback, callback_every, T))
+            check_schedule(built)
             self.last_schedule = built.net.scheduling_summary().__repr__()
             total, ran = runner(built.net, built.duration, built.namespace)
             self.last_timing = {"total_seconds": total, "run_seconds": ran,
                                 "n_samples": n_samples, "steps": steps}  # fmt: skip
             traces = self._read_traces(plan, built, record, spikes, n_samples, T)
             updates = self._read_updates(plan, built, plasticity, T, n_samples)
+            self.state = self._read_state(plan, built)
         return RunResult(traces, updates, steps)
 
     # -- helpers ---------------------------------------------------------------------------
+    def _read_state(self, plan: Plan, built: Built) -> dict[str, np.ndarray]:
+        """Current value of every per-sample IR variable: ``var -> (batch, n)``."""
+        return dict(_LiveState(plan, built, self.batch_size))
+
+    def _operation(
+        self, built: Built, plan: Plan, callback: Callback, every: int, T: int
+    ) -> b2.NetworkOperation:
+        """A ``network_operation`` after every step's actions: ``callback(sample, step,
+        state)`` at steps 0, every, 2*every, ... of each sample (runtime targets)."""
+        state = _LiveState(plan, built, self.batch_size)
+        clock = built.groups[next(iter(built.groups))].clock
+
+        def operation() -> None:
+            j = int(np.asarray(clock.timestep[:]).ravel()[0])
+            sample, step = divmod(j, T)
+            if step % every == 0:
+                callback(sample, step, state)
+
+        return b2.NetworkOperation(operation, when="end", clock=clock, name="neurosim_callback")
+
     def _seeds(self) -> list[int | None]:
         """Seeds of the noisy/spiking step ops. brian2 has one global random stream per
         run, so the first seed seeds it (runs are reproducible, streams are not per op)."""
@@ -251,10 +308,39 @@ class Brian2Simulator:
                 continue
             n = _WINDOW_SAMPLES[p.window](T) * self.batch_size * n_samples
             acc = np.zeros_like(old)
-            np.add.at(acc, (post, pre), np.asarray(getattr(syn, p.acc)))
+            per_synapse = np.asarray(getattr(syn, p.acc), dtype=float)
+            if p.fold is not None:  # the last sample's sum, not yet folded in brian2
+                post_group, dsum, pre_group, pre_var = p.fold
+                dsum = np.asarray(getattr(built.groups[post_group], dsum), dtype=float)
+                x = np.asarray(getattr(built.groups[pre_group], pre_var), dtype=float)
+                per_synapse = (
+                    per_synapse + dsum[bi * old.shape[0] + post] * x[bi * old.shape[1] + pre]
+                )
+            np.add.at(acc, (post, pre), per_synapse)
             updates[p.weight] = p.scale * acc / n - p.decay * old
             if p.bias:
                 bacc = np.asarray(getattr(built.groups[p.bias_group], p.bias_acc))
                 db = bacc.reshape(self.batch_size, -1).sum(0)
                 updates[p.bias] = p.scale * db / n
         return updates
+
+
+class _LiveState(Mapping):
+    """Read-only view of the current per-sample state of a running network:
+    ``var -> (batch, n)`` (each access reads brian2's arrays)."""
+
+    def __init__(self, plan: Plan, built: Built, batch: int) -> None:
+        self._plan, self._built, self._batch = plan, built, batch
+
+    def __getitem__(self, var: str) -> np.ndarray:
+        if var not in self._plan.homes:
+            raise KeyError(f"'{var}' is not a per-sample variable; see sim.plan().homes")
+        home = self._plan.homes[var]
+        values = np.asarray(getattr(self._built.groups[home], sanitize(var))[:], dtype=float)
+        return values.reshape(self._batch, self._plan.groups[home].size).copy()
+
+    def __iter__(self):
+        return iter(self._plan.homes)
+
+    def __len__(self) -> int:
+        return len(self._plan.homes)

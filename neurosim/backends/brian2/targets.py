@@ -12,10 +12,19 @@ Caches
   :func:`standalone_cache_dir` (``<user cache>/neurosim/brian2_standalone/<hash>``);
   ``make`` only recompiles files whose generated code changed.
 
-What a target cannot do is refused, never silently ignored: standalone runs the
-whole simulation in one compiled binary, so it cannot call back into Python
-(``network_operation``), ``store``/``restore`` or continue a previous run; every
-:meth:`~neurosim.backends.brian2.Brian2Simulator.run` is a fresh build there.
+What a target cannot do is refused, never silently ignored. ``cpp_standalone`` runs
+the whole simulation in one compiled binary: brian2 silently drops a
+``network_operation`` there (it has no code object), and it has no ``store``/
+``restore`` and no access to the state while the binary runs. neurosim therefore
+
+* refuses a Python ``callback`` during a run on ``cpp_standalone``
+  (:func:`check_callback`; on numpy/cython it is a ``network_operation``);
+* never calls brian2's ``store``/``restore`` or runs twice in one build: each
+  :meth:`~neurosim.backends.brian2.Brian2Simulator.run` is one build and one brian2
+  ``run``, and what must survive it (weights, biases, the final state) is read back
+  into Python after the run on every target;
+* refuses to run the same loaded inputs twice, on every target: a brian2 run starts
+  from the init ops and cannot continue the previous one.
 """
 
 from __future__ import annotations
@@ -62,6 +71,24 @@ def standalone_cache_dir(key: str) -> Path:
 
 
 Runner = Callable[[b2.Network, b2.Quantity, dict], tuple[float, float]]
+
+
+def check_callback(target: str, callback: object, every: int) -> None:
+    """Refuse a Python callback on ``cpp_standalone`` (brian2 would silently skip the
+    ``network_operation``) and a bad ``every``."""
+    if callback is None:
+        return
+    if not callable(callback):
+        raise TypeError(f"Brian2Simulator: callback={callback!r} is not callable")
+    if not isinstance(every, int) or isinstance(every, bool) or every < 1:
+        raise ValueError(f"Brian2Simulator: callback_every={every!r}; give an int >= 1")
+    if target == "cpp_standalone":
+        raise ValueError(
+            "Brian2Simulator: target='cpp_standalone' cannot call Python during a run "
+            "(the compiled binary has no network_operation; brian2 would silently skip "
+            "it); use target='numpy' or 'cython' for callbacks, or record the variables "
+            "(record=[...]) and inspect the traces after the run"
+        )
 
 
 @contextmanager

@@ -1,8 +1,15 @@
-"""Biophysical variants of a built DFC model, as IR -> IR rewrites (units checked here).
+"""Biophysical variants: physical parameters -> circuit parameters, and IR rewrites.
 
 The variants keep the circuit (same weights, same controller) and change only the
 pyramidal soma, so every backend that lowers the IR runs them; brian2 is where the
-physical parameters enter, hence the unit checks.
+physical parameters enter, hence the unit checks (STYLE: units at the boundary).
+
+* :func:`conductance_soma_model` — the usual way: physical ``C, g_L, g_B, g_A`` (brian2
+  quantities) -> the dimensionless :class:`~circuits.SomaModel` and ``tau_v`` of a
+  :class:`~circuits.PyramidalLayer` (or ``HierarchyBuilder(soma=..., tau_v=...)``), so
+  a user switches the soma of the same circuit objects.
+
+IR -> IR rewrites of an already built model (same results as the circuit parameters):
 
 * :func:`conductance_soma` — the three-compartment conductance-based soma of DFC App. G
   (Urbanczik & Senn 2014; Sacramento et al. 2018):
@@ -29,6 +36,7 @@ import dataclasses
 
 import brian2 as b2
 
+from circuits.pyramidal import SomaModel
 from neurosim.ir import Integrate, LocalPlasticity, Model, Nonlinearity, SpikeSoma, Variable
 
 
@@ -54,6 +62,37 @@ def _somata(model: Model) -> list[Integrate]:
             "soma (Integrate on '{pop}.v' from '{pop}.v_basal' and '{pop}.v_apical')"
         )
     return found
+
+
+def conductance_soma_model(
+    C: b2.Quantity = 200 * b2.pF,
+    g_L: b2.Quantity = 10 * b2.nS,
+    g_B: b2.Quantity = 10 * b2.nS,
+    g_A: b2.Quantity = 8 * b2.nS,
+    time_unit: b2.Quantity = 0.1 * b2.second,
+) -> tuple[SomaModel, float]:
+    """``(SomaModel, tau_v)`` of the conductance-based soma of DFC App. G,
+
+    .. math::
+        C \\frac{dU}{dt} = -g_L U + g_B (V_B - U) + g_A (V_A - U)
+
+    divided by ``g_L``: ``tau_v dU/dt = -U + g_B/g_L (V_B - U) + g_A/g_L (V_A - U)`` with
+    ``tau_v = C/g_L`` in model time units (``time_unit`` = brian2 time of one model time
+    unit; give the same one to :class:`Brian2Simulator` ``params``). Units are checked.
+    """
+    gL = _dimensionless(g_L, b2.nS, "g_L")
+    if gL <= 0:
+        raise ValueError(f"conductance_soma_model: g_L={g_L!r} must be > 0")
+    tau = _dimensionless(C / g_L, b2.second, "C/g_L") / _dimensionless(
+        time_unit, b2.second, "time_unit"
+    )
+    soma = SomaModel(
+        form="conductance",
+        g_L=1.0,
+        g_B=_dimensionless(g_B, b2.nS, "g_B") / gL,
+        g_A=_dimensionless(g_A, b2.nS, "g_A") / gL,
+    )
+    return soma, tau
 
 
 def conductance_soma(

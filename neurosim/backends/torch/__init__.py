@@ -19,8 +19,14 @@ How a run is executed (modules in this package):
   (the image) only needs a running sum; window ``last`` needs only the final state;
   ``plasticity="online"`` applies ``W += lr*dt*dW_k`` every step.
 * ``runner``: the time loop (recording, chunk folding, steady-state checks, tqdm bar).
+  White noise is drawn ahead, a segment of steps at a time, from each noisy op's own
+  generator (the same stream as drawing in the step); with ``threads > 1`` a batch
+  of >= 64 samples is cut into shards run side by side on worker threads (one
+  intra-op thread each) while the calling thread draws the next noise segment.
+  ``TorchSimulator.rng_state`` / ``set_rng_state`` save and restore the generators.
 
-Measured on the 2-core CPU of the build machine (``benchmarks/simulate.py``:
+Measured on the 2-core CPU of the build machine with intra-op threads, before shards
+existed (``shards=False`` gives this mode; ``benchmarks/simulate.py``:
 784-256-256-256-10 DFC forward phase, 1000 steps, batch 128, updates accumulated; best
 of 5 interleaved rounds; peak = dense matmul rate, same threads and dtype, same run):
 
@@ -33,7 +39,12 @@ threads, machine     float32                     float64
 1, shared (load 30)  8.6x plain loop, 81 % peak  4.3x plain loop, 64 % peak
 ===================  ==========================  ==========================
 
-So on a machine shared with other jobs pass ``threads=1``. ``compile=True``
+Intra-op threads are fragile on a shared machine: with one of the two cores busy
+with another job, 2 intra-op threads made the MNIST DFC-SS forward phase 8-30x slower
+than 1 thread (``benchmarks/train_epoch.py``), while 2 shards were 1.3x slower than
+1 thread (they only compete for the free core; pinned to one core, 2 shards cost 11 %
+more than 1 program: the GIL and thread switches). So on a machine shared with other
+jobs pass ``threads=1``. ``compile=True``
 (``torch.compile`` of the step, ~30 s to compile) measured 1.15x (float32) and 1.10x
 (float64) on the idle machine but 0.84x / 1.01x under load: off by default. ``tanh``
 is computed as ``2 sigmoid(2x) - 1`` (``fast_tanh=True``): torch's CPU tanh was ~8x

@@ -65,6 +65,12 @@ class Emitter:
     here and allocated by the program at bind time: per-sample scratch tensors
     (``scratch``), per-sample hidden state zeroed at reset (``hidden``), noise
     generators (``generator``) and transposed weight views (``transposed``).
+
+    White noise of the step ops is not drawn inside the step: with ``slot_noise`` set,
+    a noisy op reads this step's standard normals from an argument of the generated
+    step (``noise_slot``), which the runner fills ahead, a chunk of steps at a time,
+    with one ``torch.randn`` per step and op from the op's own generator (the same
+    stream as drawing inside the step).
     """
 
     def __init__(self, model: Model, fast_tanh: bool = True) -> None:
@@ -74,6 +80,16 @@ class Emitter:
         self.hidden_sizes: dict[str, int] = {}
         self.generator_seeds: dict[str, int] = {}
         self.transposes: dict[str, str] = {}
+        #: step argument -> (generator identifier, size) of pre-drawn standard normals
+        self.noise_slots: dict[str, tuple[str, int]] = {}
+        self.slot_noise = False
+
+    def noise_slot(self, op_name: str, seed: int | None, size: int) -> str:
+        """Identifier of the step argument holding this step's ``(batch, size)``
+        standard normals of noisy op ``op_name`` (drawn from its generator)."""
+        name = "N_" + sanitize(op_name)
+        self.noise_slots[name] = (self.generator(op_name, seed), size)
+        return name
 
     def v(self, var: str) -> str:
         """Identifier of the tensor holding variable ``var``."""
@@ -175,14 +191,22 @@ def _integrate(op: Integrate, em: Emitter) -> list[str]:
     else:  # the increment first, as in the formula: accurate when x is near steady state
         inc = em.scratch(f"inc_{op.name}", em.size(op.var))
         lines = _weighted_sum(inc, terms)
-        if leak:
-            lines.append(_axpy(inc, -leak, x))
-        lines.append(_axpy(x, a, inc))
+        if leak == 1.0 and 0.0 < a < 0.5:
+            # x + a*(drive - x) in one kernel: torch's lerp for weight < 0.5 computes
+            # exactly ``inc -= x; x += a*inc`` (same rounding, one pass fewer)
+            lines.append(f"{x}.lerp_({inc}, {lit(a)})")
+        else:
+            if leak:
+                lines.append(_axpy(inc, -leak, x))
+            lines.append(_axpy(x, a, inc))
     if op.noise_sigma:
-        g = em.generator(op.name, op.noise_seed)
-        nz = em.scratch(f"noise_{op.name}", em.size(op.var))
         scale = op.noise_sigma * math.sqrt(em.dt) / op.tau
-        lines += [f"torch.randn({nz}.shape, generator={g}, out={nz})", _axpy(x, scale, nz)]
+        if em.slot_noise:
+            lines.append(_axpy(x, scale, em.noise_slot(op.name, op.noise_seed, em.size(op.var))))
+        else:
+            g = em.generator(op.name, op.noise_seed)
+            nz = em.scratch(f"noise_{op.name}", em.size(op.var))
+            lines += [f"torch.randn({nz}.shape, generator={g}, out={nz})", _axpy(x, scale, nz)]
     return lines
 
 

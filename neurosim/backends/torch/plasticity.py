@@ -164,8 +164,9 @@ class RulePlan:
         if self.op.bias:
             ns[f"accb_{k}"].add_(P.sum(0))
 
-    def finalize(self, ns: dict, n_samples: int, batch: int) -> dict[str, torch.Tensor]:
-        """The update ``{weight: Delta W, bias: Delta b}`` averaged over batch and window."""
+    def fold(self, ns: dict) -> tuple[torch.Tensor, torch.Tensor]:
+        """This namespace's (shard's) sums ``(sum delta pre^T, sum delta)``, with the
+        running sum (``sum``) or the final state (``final``) folded in."""
         k, op = self.key, self.op
         accW, accb = ns[f"accW_{k}"], ns[f"accb_{k}"]
         if self.strategy == "sum":
@@ -179,9 +180,21 @@ class RulePlan:
                 delta = delta - phi(op.fn, ns[self.em.v(op.post_baseline)], fast)
             accW.addmm_(delta.t(), ns[self.em.v(op.pre)])
             accb.add_(delta.sum(0))
+        return accW, accb
+
+    def result(
+        self, accW: torch.Tensor, accb: torch.Tensor, W: torch.Tensor, n_samples: int, batch: int
+    ) -> dict[str, torch.Tensor]:
+        """The update ``{weight: Delta W, bias: Delta b}`` from the sums of all shards,
+        averaged over batch and window (``W``: the current weight, for ``decay``)."""
+        op = self.op
         c = op.scale / (batch * n_samples)
-        W = ns[self.em.v(op.weight)]
         out = {op.weight: accW * c - op.decay * W if op.decay else accW * c}
         if op.bias:
             out[op.bias] = accb * c
         return out
+
+    def finalize(self, ns: dict, n_samples: int, batch: int) -> dict[str, torch.Tensor]:
+        """:meth:`fold` and :meth:`result` of one namespace holding the whole batch."""
+        accW, accb = self.fold(ns)
+        return self.result(accW, accb, ns[self.em.v(self.op.weight)], n_samples, batch)

@@ -9,8 +9,9 @@ it once and binds the tensors they use in the functions' global namespace:
 ``sample0(...)`` plasticity samples of the initial state (window ``all``);
 ``step(...)``    one Euler step: every other op, inlined in op order, and the
                  plasticity samples at their place; the arguments are this step's
-                 slots of the plasticity chunk buffers (tensors, so that
-                 ``torch.compile`` sees one signature for every step).
+                 slots of the plasticity chunk buffers, then this step's standard
+                 normals of each noisy op (tensors, so that ``torch.compile`` sees one
+                 signature for every step).
 
 The source is kept (``Program.source``) so the plan can be read and checked.
 """
@@ -21,9 +22,9 @@ import re
 from collections.abc import Callable
 
 import torch
-from torch.nn import functional
 
 from neurosim.backends.torch.codegen import Emitter
+from neurosim.backends.torch.kernels import NAMESPACE
 from neurosim.backends.torch.plasticity import RulePlan
 from neurosim.ir.model import Model
 from neurosim.ir.ops import LocalPlasticity, Nonlinearity, Op, SpikeSoma
@@ -112,6 +113,7 @@ class Program:
             _track(known, op)
         hoisted_known = dict(known)
         step_lines: list[str] = []
+        em.slot_noise = True  # noise of the step ops: drawn ahead by the runner
         for i, op in enumerate(model.step_ops):
             if op.name in hoisted_names:
                 continue
@@ -136,18 +138,22 @@ class Program:
         sample0 = [
             ln for r in self.rules if r.samples_initial for ln in r.sample_lines(hoisted_known)
         ]
+        em.slot_noise = False
         prepare = [ln for r in self.rules for ln in r.prepare_lines()]
         args = ", ".join(a for r in self.rules for a in r.slot_args())
+        #: arguments of ``step`` after the plasticity slots: (name, generator, size)
+        self.noise = [(a, g, n) for a, (g, n) in em.noise_slots.items()]
+        step_args = ", ".join([a for a in (args,) if a] + [a for a, _, _ in self.noise])
         self.source = "\n".join(
             [
                 _function("init", "", init_lines),
                 _function("hoist", "", hoist_lines),
                 _function("prepare", "", prepare),
                 _function("sample0", args, sample0),
-                _function("step", args, step_lines),
+                _function("step", step_args, step_lines),
             ]
         )
-        self.ns: dict = {"torch": torch, "F": functional}
+        self.ns: dict = dict(NAMESPACE)
         exec(
             compile(self.source, f"<neurosim step: {model.meta.get('name', 'model')}>", "exec"),
             self.ns,
@@ -159,7 +165,8 @@ class Program:
         self.step: Callable[..., None] = self.ns["step"]
 
     def slot_args(self, j: int) -> tuple[torch.Tensor, ...]:
-        """Arguments of ``step``/``sample0`` for chunk slot ``j`` (after allocation)."""
+        """Plasticity arguments of ``step``/``sample0`` for chunk slot ``j`` (after
+        allocation); ``step`` takes this step's noise tensors after them."""
         return tuple(t for r in self.rules for t in r.slot_views(self.ns, j))
 
     def bind(

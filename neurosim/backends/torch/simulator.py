@@ -11,16 +11,19 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
 from torch import Tensor
 
+from neurosim.backends.torch import runner as runner_mod
 from neurosim.backends.torch.kernels import make_generator
 from neurosim.backends.torch.program import Program
 from neurosim.backends.torch.runner import Runner, RunResult
 from neurosim.backends.torch.state import StateDict
 from neurosim.ir.model import Model
+from neurosim.ir.ops import SpikeSoma
 
 
 class TorchSimulator:
@@ -32,7 +35,8 @@ class TorchSimulator:
     device, dtype : where and in which precision state and parameters live.
     params : tensors to share by parameter name (e.g. ``nn.Parameter`` s of a trainable
         model: plasticity and online updates change them in place); missing ones are
-        created from ``Variable.value``.
+        copied from ``Variable.value`` (the IR keeps its initial values, so every
+        simulator built from the same model starts from the same weights).
     compile : wrap the generated step in ``torch.compile`` (measured here: 1.1-1.15x
         on an idle CPU, 0.84-1.0x under load, ~30 s to compile; off by default).
     progress : default for the tqdm bar of :meth:`run` (None: on when stderr is a TTY
@@ -40,9 +44,18 @@ class TorchSimulator:
     hoist : compute loop-invariant ops once per run (disable only to test hoisting).
     fast_tanh : compute ``tanh`` as ``2 sigmoid(2x) - 1`` (5-8x faster on the CPUs
         measured, absolute error < 2 ulp of 1); ``False`` uses ``torch.tanh``.
-    threads : intra-op threads during runs (None: torch's setting). The step is a chain
-        of small ops; on a CPU shared with other jobs 1 thread was 2-5x faster than 2
-        here, because every parallel op waits for its slowest thread.
+    threads : CPU cores a run may use (None: ``torch.get_num_threads()``). With more
+        than one, a batch of at least ``2 * runner.MIN_SHARD_ROWS`` (64) samples is cut
+        into that many shards simulated side by side on worker threads with one
+        intra-op thread each, while the calling thread draws the next noise segment
+        (see :mod:`~neurosim.backends.torch.runner`); runs that cannot be sharded
+        (online plasticity, ``run_until_steady``, spiking ops, ``compile``, small
+        batches) use ``threads`` intra-op threads. On a CPU shared with other jobs
+        pass 1: intra-op parallel ops then wait for their slowest thread (8-30x slower
+        than 1 thread here with one core taken), shards compete for the free core
+        (1.3x slower than 1 thread).
+    shards : allow cutting the batch into shards (``False``: one program, intra-op
+        threads only).
 
     Examples
     --------
@@ -63,17 +76,23 @@ class TorchSimulator:
         hoist: bool = True,
         fast_tanh: bool = True,
         threads: int | None = None,
+        shards: bool = True,
     ) -> None:
         if dtype not in (torch.float32, torch.float64):
             raise ValueError(f"TorchSimulator: dtype must be float32 or float64, got {dtype}")
         self.model, self.device, self.dtype = model, torch.device(device), dtype
         self.compile, self.progress, self.hoist = compile, progress, hoist
-        self.fast_tanh, self.threads = fast_tanh, threads
+        self.fast_tanh, self.threads, self.shards = fast_tanh, threads, shards
+        if threads is not None and (isinstance(threads, bool) or threads < 1):
+            raise ValueError(f"TorchSimulator: threads must be an integer >= 1, got {threads!r}")
         self.params: dict[str, Tensor] = self._make_params(dict(params or {}))
         self.state: StateDict = StateDict(dtype, self.device)
         self._hidden: dict[str, Tensor] = {}
         self._generators: dict[str, torch.Generator] = {}
         self._programs: dict[str, Program] = {}
+        self._shard_programs: dict[tuple[str, int], Program] = {}
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_size = 0
         self._compiled: dict[str, object] = {}
         self._batch: int | None = None
         self._t = 0
@@ -103,8 +122,8 @@ class TorchSimulator:
                 raise ValueError(
                     f"TorchSimulator: parameter '{name}' has no value; pass it in params="
                 )
-            else:
-                t = torch.as_tensor(np.asarray(var.value), dtype=self.dtype, device=self.device)
+            else:  # a copy: plasticity must never write into the IR's initial values
+                t = torch.tensor(np.asarray(var.value), dtype=self.dtype, device=self.device)
             want = tuple(var.shape)
             if tuple(t.shape) != want:
                 raise ValueError(
@@ -132,6 +151,22 @@ class TorchSimulator:
         """What is hoisted, inlined and how plasticity is accumulated, in step order."""
         text = self._program(plasticity or self._last_mode).describe()
         return text + f"\ncompile: {'torch.compile(step)' if self.compile else 'off'}"
+
+    def rng_state(self) -> dict[str, Tensor]:
+        """State of every noise generator (``torch.Generator.get_state``: uint8
+        tensors, loadable with ``torch.load(weights_only=True)``), by generator name."""
+        return {name: g.get_state() for name, g in sorted(self._generators.items())}
+
+    def set_rng_state(self, state: Mapping[str, Tensor]) -> None:
+        """Restore what :meth:`rng_state` returned (the noise continues exactly)."""
+        if set(state) != set(self._generators):
+            raise KeyError(
+                f"TorchSimulator.set_rng_state: got generators {sorted(state)}, the model "
+                f"'{self.model.meta.get('name', 'model')}' has {sorted(self._generators)}"
+            )
+        for name, st in state.items():
+            # a fresh tensor: set_state crashes on a view with a storage offset (torch 2.13)
+            self._generators[name].set_state(st.detach().to("cpu", torch.uint8).clone())
 
     def manual_seed(self, seed: int) -> None:
         """Re-seed every noise generator with ``op seed + seed``."""
@@ -192,7 +227,7 @@ class TorchSimulator:
                     if var.name in read:
                         raise ValueError(f"TorchSimulator.reset: missing input '{var.name}'")
                     continue
-                value = torch.as_tensor(np.asarray(var.value), **opts).reshape(-1, var.size)
+                value = torch.tensor(np.asarray(var.value), **opts).reshape(-1, var.size)
                 state[var.name] = value.expand(B, var.size).contiguous()
         state.update(ins)
         self.state, self._batch, self._t = state, B, 0
@@ -203,18 +238,23 @@ class TorchSimulator:
             self._bind(prog)
             prog.init()
 
-    def _bind(self, prog: Program, row: int = 0) -> None:
-        tensors = dict(self.state)
+    def _bind(self, prog: Program, row: int = 0, rows: tuple[int, int] | None = None) -> None:
+        """Bind ``prog`` to the current state (time-varying inputs: row ``row``);
+        ``rows``: only the samples ``lo:hi`` (a shard; views of the state)."""
+        lo, hi = rows if rows is not None else (0, self.batch)
+        sl = slice(lo, hi)
+        tensors = {k: t[sl] for k, t in self.state.items()}
         for var in self.model.variables.values():
             if var.time_varying and var.name in tensors:
-                tensors[var.name] = self._row(var.name, row)
+                tensors[var.name] = self._row(var.name, row)[sl]
         for name, size in prog.emitter.hidden_sizes.items():
             if name not in self._hidden or self._hidden[name].shape[0] != self.batch:
                 self._hidden[name] = torch.zeros(
                     self.batch, size, dtype=self.dtype, device=self.device
                 )
+        hidden = {k: t[sl] for k, t in self._hidden.items()}
         like = torch.empty(0, dtype=self.dtype, device=self.device)
-        prog.bind(tensors, self.params, self._hidden, self._generators, self.batch, like)
+        prog.bind(tensors, self.params, hidden, self._generators, hi - lo, like)
 
     def _row(self, name: str, s: int) -> Tensor:
         x = self.state[name]
@@ -282,23 +322,58 @@ class TorchSimulator:
             raise ValueError(f"TorchSimulator.run: steps must be >= 0, got {steps}")
         prog = self._program(mode)
         self._last_mode = mode
-        self._bind(prog, row=self._t)
+        n_shards, use_pool, threads = self._parallel_plan(prog, steady is not None)
+        progs = [prog] + [self._shard_program(mode, i) for i in range(1, n_shards)]
+        B = self.batch
+        bounds = [(B * i // n_shards, B * (i + 1) // n_shards) for i in range(n_shards)]
+        for p, rows in zip(progs, bounds, strict=True):
+            self._bind(p, row=self._t, rows=rows)
         show = self.progress if progress is None else progress
         if show is None:
             show = sys.stderr.isatty() and steps >= 1000
-        runner = Runner(self, prog, steps, list(record), lr, show, steady)
-        threads = torch.get_num_threads()
-        switch = bool(self.threads) and self.threads != threads
+        pool = self._worker_pool(n_shards) if use_pool else None
+        runner = Runner(self, progs, bounds, steps, list(record), lr, show, steady, pool)
+        before = torch.get_num_threads()
+        switch = threads != before
         try:
             if switch:
-                torch.set_num_threads(self.threads)
+                torch.set_num_threads(threads)
             with torch.no_grad():
                 result = runner.run()
         finally:
             if switch:
-                torch.set_num_threads(threads)
+                torch.set_num_threads(before)
         self._t += result.steps
         return result
+
+    def _parallel_plan(self, prog: Program, steady: bool) -> tuple[int, bool, int]:
+        """``(shards, worker pool?, intra-op threads)`` of a run (see ``threads``)."""
+        cores = self.threads or torch.get_num_threads()
+        if cores == 1 or self.device.type != "cpu":
+            return 1, False, cores
+        spikes = any(isinstance(op, SpikeSoma) for op in self.model.step_ops)
+        shardable = self.shards and not (spikes or steady or self.compile) and prog.mode != "online"
+        n = max(1, min(cores, self.batch // runner_mod.MIN_SHARD_ROWS)) if shardable else 1
+        if n > 1 or (prog.noise and not steady and not self.compile):
+            return n, True, 1
+        return 1, False, cores
+
+    def _shard_program(self, mode: str, index: int) -> Program:
+        key = (mode, index)
+        if key not in self._shard_programs:
+            self._shard_programs[key] = Program(
+                self.model, mode, hoist=self.hoist, fast_tanh=self.fast_tanh
+            )
+        return self._shard_programs[key]
+
+    def _worker_pool(self, workers: int) -> ThreadPoolExecutor:
+        """The simulator's worker threads (kept across runs), at least ``workers``."""
+        if self._pool is None or self._pool_size < workers:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True)
+            self._pool = ThreadPoolExecutor(workers, thread_name_prefix="neurosim-shard")
+            self._pool_size = workers
+        return self._pool
 
     def _step_fn(self, prog: Program):
         if not self.compile:

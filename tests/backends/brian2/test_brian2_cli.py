@@ -50,3 +50,50 @@ def test_cli_simulate_writes_equal_traces_for_both_backends(tmp_path: Path) -> N
     t = dict(np.load(tmp_path / "torch" / "traces.npz"))
     assert b, "no probed variables written"
     _assert_same(b, t)
+
+
+def test_cli_simulate_takes_options_from_the_file(tmp_path: Path, capsys) -> None:
+    """``simulation:`` options (backend, steps, batch, seed) apply unless the command
+    line overrides them; both backends still agree for a batch."""
+    from neurosim.cli.main import main
+
+    text = CIRCUIT.read_text().replace(
+        "simulation: {dt: 0.005, steps: 1000, dtype: float64}",
+        "simulation: {dt: 0.005, steps: 20, dtype: float64, backend: brian2, batch: 3, seed: 4}",
+    )
+    assert "backend: brian2" in text
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    assert main(["simulate", str(path), "--out", str(tmp_path / "b"), "--no-plot"]) == 0
+    assert "batch 3 (brian2/numpy, float64)" in capsys.readouterr().out
+    assert main(["simulate", str(path), "--backend", "torch", "--out", str(tmp_path / "t"),
+                 "--no-plot"]) == 0  # fmt: skip
+    b = dict(np.load(tmp_path / "b" / "traces.npz"))
+    t = dict(np.load(tmp_path / "t" / "traces.npz"))
+    assert b["l1.v"].shape == (21, 3, 10)
+    _assert_same(b, t)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "words"),
+    [
+        ("tau_v: 0.2", "tau_v: fast", ["c.yaml:", "nodes[1].tau_v", "expected float", "'fast'"]),
+        ("steps: 1000", "stepz: 1000", ["simulation.stepz", "unknown key", "'steps'"]),
+        ("dtype: float64", "dtype: float32", ["brian2 backend computes in float64", "--backend"]),
+        ("dtype: float64", "dtype: float64, target: gpu",
+         ["simulation.target='gpu'", "'cpp_standalone'"]),
+    ],
+)  # fmt: skip
+def test_cli_simulate_errors_are_messages_not_tracebacks(tmp_path, capsys, old, new, words):
+    from neurosim.cli.main import main
+
+    path = tmp_path / "c.yaml"
+    text = CIRCUIT.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new, 1))
+    code = main(["simulate", str(path), "--backend", "brian2", "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert code == 1 and err.startswith("neurosim simulate: error: ")
+    assert "Traceback" not in err
+    for word in words:
+        assert word in err

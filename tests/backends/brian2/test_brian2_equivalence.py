@@ -129,3 +129,23 @@ def test_probe_every_subsamples_like_torch() -> None:
     ref, _, _ = b2_reference.simulate(model, inputs, 10)
     assert x.shape == (10 // 3 + 1, 1, 4)
     assert_rel({"ai.x": x}, {"ai.x": ref["ai.x"][::3]}, "trace")
+
+
+def test_accumulated_updates_over_a_block_of_samples() -> None:
+    """Accumulation over a block: the sum over samples of each sample's update (the W1
+    accumulation with its static input x is factorised, (sum_k d_k) x^T, and folded in
+    at each sample boundary; the last sample when the updates are read)."""
+    model = dfc_model()
+    plan = __import__("neurosim.backends.brian2", fromlist=["lower"]).lower(model, "accumulate")
+    assert [p.fold is not None for p in plan.plasticity] == [True, False, False]
+    rng = np.random.default_rng(4)
+    block = {v.name: rng.normal(size=(3, 1, v.size)) for v in model.of_kind("input")}
+    sim = Brian2Simulator(model, "numpy")
+    res = sim.run_samples(block, 20, plasticity="accumulate")
+    total: dict[str, np.ndarray] = {}
+    for s in range(3):
+        _, updates, _ = b2_reference.simulate(model, {k: v[s] for k, v in block.items()}, 20,
+                                              "accumulate")  # fmt: skip
+        for k, u in updates.items():
+            total[k] = total.get(k, 0.0) + u / 3
+    assert_rel(res.updates, total, "block update")

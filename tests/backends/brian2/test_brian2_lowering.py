@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import re
 
+import brian2 as b2
 import numpy as np
 import pytest
 from b2_models import dfc_model, random_inputs
 
 from neurosim.backends.brian2 import Brian2Simulator, lower
+from neurosim.backends.brian2.network import build, check_schedule
+from neurosim.backends.brian2.targets import device
 from neurosim.ir import Integrate, Model, Op, Probe, Variable
 
 
@@ -50,9 +53,15 @@ def test_init_block_runs_on_its_own_clock_after_the_step() -> None:
     clocks = [a.clock for a in plan.actions]
     first_init = [a.op for a in plan.actions].index("zero")
     assert all(c == "init" for c in clocks[first_init:])
-    # before it only the step ops, plus hoisted loop-invariant ones on the init clock
+    # before it only the step ops, plus, on the init clock (once per sample), the hoisted
+    # loop-invariant projection W1 x + b1 and the fold of the factorised W1 accumulation
     early = [a for a in plan.actions[:first_init] if a.clock == "init"]
-    assert {a.op for a in early} == {"ff_h1"} or {a.op for a in early} == {"x_to_h1_basal"}
+    assert {a.name for a in early} == {
+        "x_to_h1_basal_summed",
+        "x_to_h1_basal_bias",
+        "learn_x_to_h1_basal_fold",
+    }
+    assert plan.actions[0].name == "learn_x_to_h1_basal_fold"  # before the next inputs
 
 
 def test_loop_invariant_projection_is_hoisted_unless_it_learns_online() -> None:
@@ -120,3 +129,44 @@ def test_plan_describe_is_readable() -> None:
     text = lower(dfc_model(), "online").describe()
     assert re.search(r"\[step\] h1\.h1_v: h1__v = h1__v \+ ", text)
     assert "lr_dt" in text
+
+
+def _built(plasticity: str | None):
+    model = dfc_model()
+    plan = lower(model, plasticity)
+    params = {v.name: v.value for v in model.of_kind("parameter")}
+    inputs = {k: v[None] for k, v in random_inputs(model).items()}
+    kwargs = dict(dt=model.dt, batch=1, T=4, n_samples=1, inputs=inputs, time_varying=set(),
+                  params=params, record={}, lr=0.1, time_unit=b2.second)  # fmt: skip
+    built = build(plan, **kwargs)
+    built.net.run(0 * b2.second, namespace=built.namespace)  # marks the objects as used
+    return plan, built
+
+
+def test_check_schedule_catches_an_object_out_of_order() -> None:
+    with device("numpy"):
+        plan, built = _built("online")
+        check_schedule(built)  # as built: every action at its plan position
+        assert len(built.schedule) == len(plan.actions)
+        moved = next(o for o in built.net.sorted_objects if o.name == built.schedule[5])
+        moved.order = len(plan.actions) + 1
+        with pytest.raises(RuntimeError, match=r"position 5.*order = its plan position"):
+            check_schedule(built)
+
+
+def test_online_learning_is_a_clock_driven_synaptic_ode() -> None:
+    """DFC eq. 5 online: ``dw/dt = lr*(d_post*r_pre - decay*w) (clock-driven)`` on the
+    Synapses, its state updater scheduled at the rule's position; accumulating runs
+    keep ``w`` constant (a parameter, no state updater)."""
+    with device("numpy"):
+        plan, built = _built("online")
+        syn = built.synapses["syn_x_to_h1_basal__W"]
+        eq = syn.equations["w"]
+        assert eq.type == "differential equation" and "clock-driven" in eq.flags
+        assert "lp_learn_x_to_h1_basal_post" in str(eq.expr)
+        pos = [a.name for a in plan.actions].index("learn_x_to_h1_basal_w_ode")
+        assert syn.state_updater.active and syn.state_updater.order == pos
+        assert built.groups["h1"].equations["x_to_h1_basal__b"].type == "differential equation"
+        plan, built = _built("accumulate")
+        syn = built.synapses["syn_x_to_h1_basal__W"]
+        assert syn.equations["w"].type == "parameter" and syn.state_updater is None

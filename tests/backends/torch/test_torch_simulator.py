@@ -222,3 +222,62 @@ def test_progress_bar(capsys: pytest.CaptureFixture[str]) -> None:
     assert "step" in capsys.readouterr().err
     sim.run(400, progress=False)
     assert capsys.readouterr().err == ""
+
+
+def test_simulators_copy_the_ir_initial_weights() -> None:
+    """Online plasticity changes the simulator's parameters, never ``Variable.value``:
+    a second simulator built from the same IR model starts from the same weights."""
+    model, ins = dfc(), dfc_inputs(2)
+    w = "h1_to_h2_basal.W"
+    initial = model.variables[w].value.copy()
+    first = TorchSimulator(model, dtype=torch.float64)
+    first.reset(ins)
+    first.run(10, plasticity="online", lr=0.5)
+    assert not torch.equal(first.params[w], torch.as_tensor(initial))
+    assert (model.variables[w].value == initial).all()
+    second = TorchSimulator(model, dtype=torch.float64)
+    assert torch.equal(second.params[w], torch.as_tensor(initial))
+
+
+def test_rng_state_round_trip_continues_the_noise() -> None:
+    sim = TorchSimulator(dfc(sigma=0.1), dtype=torch.float64)
+    sim.reset(dfc_inputs(2))
+    sim.run(5)
+    saved = sim.rng_state()
+    assert all(t.dtype == torch.uint8 for t in saved.values()) and saved
+    runs = []
+    for _ in range(2):
+        sim.set_rng_state(saved)
+        sim.reset(dfc_inputs(2))
+        runs.append(sim.run(7, record=["h1.v_apical"]).traces["h1.v_apical"])
+    assert torch.equal(runs[0], runs[1])
+    with pytest.raises(KeyError, match="generators"):
+        sim.set_rng_state({})
+
+
+@pytest.mark.parametrize("sigma", [0.0, 0.1])
+def test_shards_and_noise_segments_do_not_change_results(
+    monkeypatch: pytest.MonkeyPatch, sigma: float
+) -> None:
+    """Shards on worker threads, noise drawn ahead in segments of a few steps and small
+    plasticity chunks give the run of one program drawing its noise step by step
+    (rows bit for bit here; updates up to the order of the sums over shards)."""
+    model, ins = dfc(sigma=sigma), dfc_inputs(6)
+    rec = ["h1.v", "h3.r", "ctrl.u"]
+    ref_sim = TorchSimulator(model, dtype=torch.float64, threads=1)
+    ref_sim.reset(ins)
+    ref = ref_sim.run(T, record=rec)
+    monkeypatch.setattr(runmod, "MIN_SHARD_ROWS", 2)
+    monkeypatch.setattr(runmod, "NOISE_BYTES", 3 * 6 * 10 * 8)  # 3-step segments
+    monkeypatch.setattr(runmod, "CHUNK_BYTES", 3000)
+    sim = TorchSimulator(model, dtype=torch.float64, threads=3)
+    sim.reset(ins)
+    res = sim.run(T, record=rec)
+    assert res.shards == 3 and ref.shards == 1
+    for v in rec:
+        assert_allclose(res.traces[v], ref.traces[v], msg=v)
+        assert res.traces[v].shape == ref.traces[v].shape
+    for p, u in ref.updates.items():
+        assert_allclose(res.updates[p], u, msg=p)
+    for v in ("h2.v", "ctrl.u"):  # the simulator's state is the shards' state
+        assert_allclose(sim.state[v], ref_sim.state[v], msg=v)
