@@ -105,9 +105,11 @@ def test_last_step_rule() -> None:
         assert_allclose(res.updates[f"{pre}_to_h{i + 1}_basal.b"], -gb / 2)
 
 
-def test_noisy_sleep_phase_feedback_rule() -> None:
+@pytest.mark.parametrize("fast_noise", [True, False])
+def test_noisy_sleep_phase_feedback_rule(fast_noise: bool) -> None:
     """Sleep phase: noise on every apical compartment (Euler-Maruyama, sigma sqrt(dt)/tau_A),
-    non-proactive, feedback rule -<v_A[k] u[k+1]^T> over the steps (eq. 13)."""
+    non-proactive, feedback rule -<v_A[k] u[k+1]^T> over the steps (eq. 13). The
+    reference loop draws the same normals: float64, or float32 widened (``fast_noise``)."""
     T, dt, tau_a, sigma = 40, 0.005, 0.3, 0.05
     kw = dict(
         proactive=False,
@@ -121,9 +123,10 @@ def test_noisy_sleep_phase_feedback_rule() -> None:
         loss="given",
     )
     model = dfc_model(SIZES, lam=0.5, seed=3, **kw)
-    sim = TorchSimulator(model, dtype=DT)
+    sim = TorchSimulator(model, dtype=DT, fast_noise=fast_noise)
     g = torch.Generator().manual_seed(1)
     x = torch.randn(5, SIZES[0], generator=g, dtype=DT)
+    draw_dtype = torch.float32 if fast_noise else DT
     # target = feedforward output: run the init sweep once to get it
     sim.reset({"x.r": x, "ctrl.label": torch.zeros(5, 3, dtype=DT)})
     sim.reset({"x.r": x, "ctrl.label": sim.state["h3.r"].clone()})
@@ -136,7 +139,10 @@ def test_noisy_sleep_phase_feedback_rule() -> None:
         gen = make_generator(3 * 1000 + i + 1, torch.device("cpu"))
         noise.append(
             torch.stack(
-                [torch.randn(5, SIZES[i + 1], generator=gen, dtype=DT) for _ in range(T - 1)]
+                [
+                    torch.randn(5, SIZES[i + 1], generator=gen, dtype=draw_dtype).to(DT)
+                    for _ in range(T - 1)
+                ]
             )
         )
     res = sim.run(T - 1, record=_record())

@@ -71,7 +71,13 @@ class RunResult:
 
 class Noise:
     """Pre-drawn standard normals of the noisy step ops: two ``(K_n, batch, n)``
-    buffers per op (one read by the steps, one being drawn)."""
+    buffers per op (one read by the steps, one being drawn).
+
+    With ``sim.fast_noise`` and float64 state the normals are drawn in float32 and
+    widened: torch's float32 normal sampler is vectorised (2.3 vs 13.8 ns per number
+    measured here), which halves the DFC sleep phase. The samples are still standard
+    normal to float32 resolution (2^-24 relative), far below any noise amplitude a
+    model uses; ``fast_noise=False`` draws float64 normals."""
 
     def __init__(self, sim: TorchSimulator, prog: Program, segment: int) -> None:
         self.ops = [(name, sim._generators[g], n) for name, g, n in prog.noise]
@@ -81,12 +87,25 @@ class Noise:
             name: [torch.empty(segment, self.B, n, **opts) for _ in range(2)]
             for name, _, n in self.ops
         }
+        widen = sim.fast_noise and sim.dtype == torch.float64
+        self.narrow = (
+            {
+                name: torch.empty(segment, self.B, n, dtype=torch.float32, device=sim.device)
+                for name, _, n in self.ops
+            }
+            if widen
+            else None
+        )
 
     def draw(self, parity: int, count: int) -> None:
         """Fill slots ``0 .. count-1`` of buffer ``parity``, step by step."""
+        into = self.narrow or {name: self.bufs[name][parity] for name, _, _ in self.ops}
         for j in range(count):
             for name, gen, n in self.ops:
-                torch.randn((self.B, n), generator=gen, out=self.bufs[name][parity][j])
+                torch.randn((self.B, n), generator=gen, out=into[name][j], dtype=into[name].dtype)
+        if self.narrow is not None:
+            for name, _, _ in self.ops:
+                self.bufs[name][parity][:count].copy_(self.narrow[name][:count])
 
     def views(self, parity: int, j: int, lo: int, hi: int) -> tuple[Tensor, ...]:
         """This step's normals of rows ``lo:hi`` (arguments of ``step``)."""
