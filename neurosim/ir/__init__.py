@@ -11,6 +11,7 @@ from neurosim.ir.ops import (
     Op,
     OutputTarget,
     SpikeSoma,
+    UnaryOp,
 )
 
 __all__ = [
@@ -25,5 +26,6 @@ __all__ = [
     "OutputTarget",
     "Probe",
     "SpikeSoma",
+    "UnaryOp",
     "Variable",
 ]

@@ -134,12 +134,11 @@ class Integrate(Op):
 
 
 @dataclass(frozen=True)
-class Nonlinearity(Op):
-    """Rate from voltage: ``dst = phi(src)``; ``phi`` one of :data:`NONLINEARITIES`."""
+class UnaryOp(Op):
+    """An op computing ``dst`` from ``src`` alone. Reads ``src``; writes ``dst``."""
 
     src: str = ""
     dst: str = ""
-    fn: str = "tanh"
 
     @property
     def reads(self) -> tuple[str, ...]:
@@ -148,26 +147,22 @@ class Nonlinearity(Op):
     @property
     def writes(self) -> tuple[str, ...]:
         return (self.dst,)
+
+
+@dataclass(frozen=True)
+class Nonlinearity(UnaryOp):
+    """Rate from voltage: ``dst = phi(src)``; ``phi`` one of :data:`NONLINEARITIES`."""
+
+    fn: str = "tanh"
 
     def describe(self) -> str:
         return f"{self.dst} <- {self.fn}({self.src})"
 
 
 @dataclass(frozen=True)
-class Copy(Op):
+class Copy(UnaryOp):
     """``dst = src``: a snapshot, e.g. the previous step's apical voltage that the
     feedback rule (DFC eq. 13 as implemented, App. E.2) pairs with the new control."""
-
-    src: str = ""
-    dst: str = ""
-
-    @property
-    def reads(self) -> tuple[str, ...]:
-        return (self.src,)
-
-    @property
-    def writes(self) -> tuple[str, ...]:
-        return (self.dst,)
 
     def describe(self) -> str:
         return f"{self.dst} <- {self.src}"
@@ -272,7 +267,7 @@ class LocalPlasticity(Op):
 
 
 @dataclass(frozen=True)
-class SpikeSoma(Op):
+class SpikeSoma(UnaryOp):
     """Spiking output of a soma (brian2 biophysical variants; torch supports Poisson).
 
     * ``model="poisson"``: spikes with probability ``max_rate * rate(src) * dt`` per
@@ -285,8 +280,6 @@ class SpikeSoma(Op):
     Reads ``src``; writes ``dst``.
     """
 
-    src: str = ""
-    dst: str = ""
     fn: str = "tanh"
     model: Literal["poisson", "lif"] = "poisson"
     max_rate: float = 200.0
@@ -295,14 +288,6 @@ class SpikeSoma(Op):
     threshold: float = 1.0
     seed: int | None = None
     extra: dict = field(default_factory=dict, hash=False, compare=False)
-
-    @property
-    def reads(self) -> tuple[str, ...]:
-        return (self.src,)
-
-    @property
-    def writes(self) -> tuple[str, ...]:
-        return (self.dst,)
 
     @property
     def stateful(self) -> bool:
