@@ -215,6 +215,30 @@ def test_threads_option_restores_setting() -> None:
     assert_allclose(a, b.traces["h1.v"])
 
 
+def test_shard_workers_use_one_intra_op_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker thread starts with the process default OpenMP/MKL thread count (all
+    cores), whatever the calling thread set: every shard must set one thread itself,
+    on its own thread, or the shards' matmuls oversubscribe the CPU."""
+    import threading
+
+    calls: list[tuple[str, int]] = []
+    real = torch.set_num_threads
+
+    def spy(n: int) -> None:
+        calls.append((threading.current_thread().name, n))
+        real(n)
+
+    monkeypatch.setattr(runmod, "MIN_SHARD_ROWS", 2)
+    before = torch.get_num_threads()
+    sim = TorchSimulator(dfc(), dtype=torch.float64, threads=2)
+    sim.reset(dfc_inputs(4))
+    monkeypatch.setattr(torch, "set_num_threads", spy)
+    assert sim.run(5).shards == 2
+    on_workers = [n for name, n in calls if name.startswith("neurosim-shard")]
+    assert len(on_workers) >= 2 and set(on_workers) == {1}
+    assert torch.get_num_threads() == before
+
+
 def test_progress_bar(capsys: pytest.CaptureFixture[str]) -> None:
     sim = TorchSimulator(dfc(), dtype=torch.float64)
     sim.reset(dfc_inputs(2))
