@@ -14,3 +14,15 @@ def tmp_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("NEUROSIM_CACHE", str(cache))
     monkeypatch.delenv("NEUROSIM_DATA", raising=False)
     return cache
+
+
+@pytest.fixture
+def one_thread():
+    """Tiny matrices: one intra-op thread avoids oversubscribing a shared 2-core machine
+    (torch's setting is restored afterwards)."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

@@ -83,6 +83,8 @@ class Emitter:
         #: step argument -> (generator identifier, size) of pre-drawn standard normals
         self.noise_slots: dict[str, tuple[str, int]] = {}
         self.slot_noise = False
+        #: "init" while the init ops are lowered, else "step"
+        self.phase = "step"
 
     def noise_slot(self, op_name: str, seed: int | None, size: int) -> str:
         """Identifier of the step argument holding this step's ``(batch, size)``
@@ -235,22 +237,53 @@ def _target(op: OutputTarget, em: Emitter) -> list[str]:
     raise ValueError(f"OutputTarget '{op.name}': unknown loss {op.loss!r}")
 
 
+def _spike_constants(op: SpikeSoma) -> tuple[float, float]:
+    """``(offset, span)`` mapping ``phi`` to a spike probability scale in [0, 1]."""
+    offset, span = RATE_RANGE.get(op.fn, (0.0, 1.0))
+    return op.extra.get("offset", offset), op.extra.get("span", span)
+
+
+def spike_trace(op: SpikeSoma, em: Emitter) -> str:
+    """Identifier of the synaptic trace of a spiking soma, keyed by its output so that
+    the init and step ops of one soma share it."""
+    return em.hidden(f"trace_{op.dst}", em.size(op.dst))
+
+
+def continue_spike_trace(op: SpikeSoma, em: Emitter) -> list[str]:
+    """Start the trace of ``op`` from the rate the init ops left in ``dst`` (e.g. the
+    feedforward sweep's ``r = phi(v)``): ``z = clip((r + offset)/span, 0, 1)``,
+    ``r = span*z - offset``, so the spike train continues from the init state's mean
+    (as the brian2 backend does)."""
+    offset, span = _spike_constants(op)
+    trace, dst = spike_trace(op, em), em.v(op.dst)
+    return [
+        f"# {op.name}: trace starts at the init rate of {op.dst}",
+        f"torch.add({dst}, {lit(offset)}, out={trace}).div_({lit(span)}).clamp_(0.0, 1.0)",
+        f"torch.mul({trace}, {lit(span)}, out={dst}).sub_({lit(offset)})",
+    ]
+
+
 @register(SpikeSoma)
 def _spikes(op: SpikeSoma, em: Emitter) -> list[str]:
     """Poisson spikes with ``p = max_rate * rate * dt``, ``rate = (phi + offset)/span``;
     ``dst = span * trace - offset`` with a synaptic trace decaying as
-    ``exp(-dt/tau_syn)`` whose jump per spike makes its mean equal ``rate``."""
+    ``exp(-dt/tau_syn)`` whose jump per spike makes its mean equal ``rate``. Among the
+    init ops no spikes are drawn: the trace is set to its mean ``rate``."""
     if op.model != "poisson":
         raise NotImplementedError(
             f"SpikeSoma '{op.name}': model={op.model!r} is brian2-only; the torch backend "
             "supports model='poisson' (use neurosim.backends.brian2 for 'lif')"
         )
     check_fn(op.fn, f"SpikeSoma '{op.name}'")
-    offset, span = RATE_RANGE.get(op.fn, (0.0, 1.0))
-    offset = op.extra.get("offset", offset)
-    span = op.extra.get("span", span)
+    offset, span = _spike_constants(op)
     n = em.size(op.dst)
-    tmp, trace = em.scratch(f"rate_{op.name}", n), em.hidden(f"trace_{op.name}", n)
+    tmp, trace = em.scratch(f"rate_{op.name}", n), spike_trace(op, em)
+    if em.phase == "init":
+        return [
+            phi_into(op.fn, em.v(op.src), trace, em.fast_tanh),
+            f"{trace}.add_({lit(offset)}).div_({lit(span)}).clamp_(0.0, 1.0)",
+            f"torch.mul({trace}, {lit(span)}, out={em.v(op.dst)}).sub_({lit(offset)})",
+        ]
     spikes = em.scratch(f"spikes_{op.name}", n)
     g = em.generator(op.name, op.seed)
     decay = math.exp(-em.dt / op.tau_syn)

@@ -23,7 +23,7 @@ from collections.abc import Callable
 
 import torch
 
-from neurosim.backends.torch.codegen import Emitter
+from neurosim.backends.torch.codegen import Emitter, continue_spike_trace
 from neurosim.backends.torch.kernels import NAMESPACE
 from neurosim.backends.torch.plasticity import RulePlan
 from neurosim.ir.model import Model
@@ -34,25 +34,31 @@ _CALL = re.compile(r"(?:torch\.\w+|\.\w+_)\(")
 
 
 def invariant_ops(model: Model, hoist: bool, online_params: set[str]) -> list[Op]:
-    """``Model.loop_invariant_ops()`` minus ops whose hoisting would change results:
-    stochastic or stateful ops (``SpikeSoma``: fresh spikes every step), ops writing a
-    variable another step op also writes, and ops (transitively) reading the outputs
-    of such ops or online-updated parameters."""
+    """``Model.loop_invariant_ops()`` (static reads, single writer, not stateful) minus
+    the ops that (transitively) read parameters updated online, every step."""
     if not hoist:
         return []
     varying = set(online_params)
-    writers: dict[str, int] = {}
-    for op in model.dynamics_ops:
-        for w in op.writes:
-            writers[w] = writers.get(w, 0) + 1
     kept: list[Op] = []
     for op in model.loop_invariant_ops():
-        shared = any(writers[w] > 1 for w in op.writes)  # another op also writes it
-        if shared or isinstance(op, SpikeSoma) or any(r in varying for r in op.reads):
+        if any(r in varying for r in op.reads):
             varying.update(op.writes)
         else:
             kept.append(op)
     return kept
+
+
+def _continued_spike_traces(model: Model, em: Emitter) -> list[str]:
+    """Init lines starting each step spiking soma's trace from the rate an init op
+    other than a spiking soma wrote (see :func:`codegen.continue_spike_trace`)."""
+    started = {op.dst for op in model.init_ops if isinstance(op, SpikeSoma)}
+    written = {w for op in model.init_ops for w in op.writes}
+    return [
+        ln
+        for op in model.step_ops
+        if isinstance(op, SpikeSoma) and op.dst in written and op.dst not in started
+        for ln in continue_spike_trace(op, em)
+    ]
 
 
 def _track(known: dict[tuple[str, str], str], op: Op) -> None:
@@ -106,7 +112,10 @@ class Program:
         self.rules: list[RulePlan] = []
         self.calls: dict[str, int] = {}  # torch calls generated per step op
         known: dict[tuple[str, str], str] = {}
+        em.phase = "init"
         init_lines = [ln for op in model.init_ops for ln in em.lower(op)]
+        em.phase = "step"
+        init_lines += _continued_spike_traces(model, em)
         hoist_lines = []
         for op in self.hoisted:
             hoist_lines += em.lower(op)

@@ -105,6 +105,28 @@ def test_poisson_spikes_track_the_rate() -> None:
         TorchSimulator(Model(V, [], [SpikeSoma("lif", src="s.v", dst="s.r", model="lif")], dt=0.1))
 
 
+@pytest.mark.parametrize("init", ["rate", "spiking"])
+def test_poisson_trace_starts_at_the_init_rate(init: str) -> None:
+    """The trace continues from the init state (brian2 does the same): an init
+    ``r = phi(v)`` (rate sweep) or an init spiking soma (no spikes, mean rate) leaves
+    ``r = phi(v)``, and the first steps' mean stays there (no burn-in from 0)."""
+    V = _vars(50, s_v="input", s_r="state")
+    kw = dict(src="s.v", dst="s.r", fn="logistic", max_rate=20.0, tau_syn=0.5)
+    init_op = (
+        Nonlinearity("init_r", src="s.v", dst="s.r", fn="logistic")
+        if init == "rate"
+        else SpikeSoma("init_sp", seed=2, **kw)
+    )
+    sim = TorchSimulator(
+        Model(V, [init_op], [SpikeSoma("sp", seed=1, **kw)], dt=0.01), dtype=torch.float64
+    )
+    v = torch.linspace(-2, 2, 50, dtype=torch.float64).expand(4000, 50)
+    sim.reset({"s.v": v})
+    assert_allclose(sim.state["s.r"], torch.sigmoid(v))
+    tr = sim.run(5, record=["s.r"], progress=False).traces["s.r"]
+    assert float((tr[1:].mean((0, 1)) - torch.sigmoid(v[0])).abs().max()) < 0.02
+
+
 def test_online_last_window_applies_once_at_the_end() -> None:
     model = dfc(window="last")
     ins = dfc_inputs(3)
