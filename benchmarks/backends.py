@@ -9,12 +9,17 @@ MNIST config: dt 0.02, tau_v 0.2, k_p 2, instantaneous apical, float64), one sam
   in one brian2 run. Compile time is reported separately: runtime targets, first run
   minus a second identical run (code generation, cython compilation); standalone,
   build+compile+run wall time minus the binary's own simulation time (both near 0
-  when brian2's caches already hold the code).
+  when brian2's caches already hold the code; ``--cold`` points both caches at a fresh
+  temporary directory, so the first run compiles from scratch: about a minute or more).
+
+Each run time is measured ``--repeats`` times (default 3); ``run_seconds_per_sample``
+is the minimum, ``run_seconds_per_sample_median`` the median (the machine may be
+shared: its speed can drop for seconds at a time). Ratios use the minima.
 
 Targets (issue 6): ``cpp_standalone`` faster than torch batch 1 on the small circuit
 and within 2x of it on the MNIST-size one; the table ends with that verdict.
 
-    python benchmarks/backends.py [--quick] [--json PATH]
+    python benchmarks/backends.py [--quick] [--repeats R] [--cold] [--json PATH]
 
 writes ``{circuit: {backend_or_target: {"run_seconds_per_sample", "compile_seconds"}}}``.
 """
@@ -23,6 +28,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import statistics
+import tempfile
 import time
 from pathlib import Path
 
@@ -42,39 +50,56 @@ def _inputs(sizes: tuple[int, ...], n: int, seed: int = 0) -> tuple[np.ndarray, 
     return rng.normal(size=(n, sizes[0])), np.eye(sizes[-1])[rng.integers(sizes[-1], size=n)]
 
 
-def time_torch(sizes: tuple[int, ...], batch: int, steps: int) -> dict:
-    """Best of two timed runs after a short warm-up."""
+def _summary(times: list[float], per: int) -> dict:
+    return {
+        "run_seconds_per_sample": min(times) / per,
+        "run_seconds_per_sample_median": statistics.median(times) / per,
+        "repeats": len(times),
+    }
+
+
+def time_torch(sizes: tuple[int, ...], batch: int, steps: int, repeats: int) -> dict:
+    """``repeats`` timed runs after a short warm-up."""
     model = dfc_model(sizes)
     x, y = _inputs(sizes, batch)
     sim = TorchSimulator(model, dtype=torch.float64, progress=False)
     feed = {"x.r": torch.tensor(x), "ctrl.label": torch.tensor(y)}
     sim.reset(feed)
     sim.run(min(steps, 20), plasticity="accumulate")
-    best = float("inf")
-    for _ in range(2):
+    times = []
+    for _ in range(repeats):
         sim.reset(feed)
         t0 = time.perf_counter()
         sim.run(steps, plasticity="accumulate")
-        best = min(best, time.perf_counter() - t0)
-    return {"run_seconds_per_sample": best / batch, "compile_seconds": 0.0}
+        times.append(time.perf_counter() - t0)
+    return {**_summary(times, batch), "compile_seconds": 0.0}
 
 
-def time_brian2(sizes: tuple[int, ...], target: str, steps: int, n_samples: int) -> dict:
+def time_brian2(
+    sizes: tuple[int, ...], target: str, steps: int, n_samples: int, repeats: int
+) -> dict:
     model = dfc_model(sizes)
     x, y = _inputs(sizes, n_samples)
     block = {"x.r": x[:, None], "ctrl.label": y[:, None]}
     sim = Brian2Simulator(model, target)
     sim.run_samples(block, steps, record=[], plasticity="accumulate")
     first = dict(sim.last_timing)
-    if target == "cpp_standalone":
-        run = first["run_seconds"]
-        compile_s = first["total_seconds"] - run
-    else:
+    times = [first["run_seconds"]] if target == "cpp_standalone" else []
+    while len(times) < repeats:
         sim.run_samples(block, steps, record=[], plasticity="accumulate")
-        run = sim.last_timing["run_seconds"]
-        compile_s = max(first["total_seconds"] - run, 0.0)
-    return {"run_seconds_per_sample": run / n_samples, "compile_seconds": compile_s,
-            "n_samples": n_samples}  # fmt: skip
+        times.append(sim.last_timing["run_seconds"])
+    compile_s = max(first["total_seconds"] - min(times), 0.0)
+    return {**_summary(times, n_samples), "compile_seconds": compile_s, "n_samples": n_samples}
+
+
+def _use_cold_caches() -> str:
+    """Point brian2's cython cache and neurosim's standalone cache at a new directory."""
+    import brian2
+
+    root = tempfile.mkdtemp(prefix="neurosim-bench-")
+    os.environ["NEUROSIM_BRIAN2_CACHE"] = os.path.join(root, "standalone")
+    brian2.prefs.codegen.runtime.cython.cache_dir = os.path.join(root, "cython")
+    return root
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -82,22 +107,33 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--quick", action="store_true", help="100 steps, fewer samples")
     parser.add_argument("--json", type=Path, default=None, metavar="PATH")
     parser.add_argument("--targets", nargs="*", default=list(TARGETS), choices=TARGETS)
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs per entry")
+    parser.add_argument("--cold", action="store_true", help="compile into empty caches")
     args = parser.parse_args(argv)
+    if args.repeats < 1:
+        parser.error(f"--repeats must be >= 1, got {args.repeats}")
+    if args.cold:
+        print(f"cold compile caches in {_use_cold_caches()}")
     steps = 100 if args.quick else 1000
     results: dict[str, dict] = {}
     for name, sizes in CIRCUITS.items():
         row = results.setdefault(name, {})
         for batch in (1, 128):
-            row[f"torch_batch{batch}"] = time_torch(sizes, batch, steps)
+            row[f"torch_batch{batch}"] = time_torch(sizes, batch, steps, args.repeats)
         for target in args.targets:
             n = {"numpy": 1, "cython": 2, "cpp_standalone": 5}[target]
-            row[f"brian2_{target}"] = time_brian2(sizes, target, steps, n)
+            row[f"brian2_{target}"] = time_brian2(sizes, target, steps, n, args.repeats)
         ref = row["torch_batch1"]["run_seconds_per_sample"]
         print(f"\n{name}: {steps} steps per sample, float64, accumulate")
-        print(f"{'backend':24s} {'s/sample':>10s} {'vs torch b1':>12s} {'compile s':>10s}")
+        print(
+            f"{'backend':24s} {'s/sample min':>12s} {'median':>10s} {'vs torch b1':>12s} "
+            f"{'compile s':>10s}"
+        )
         for key, r in row.items():
-            per = r["run_seconds_per_sample"]
-            print(f"{key:24s} {per:10.4g} {per / ref:12.3g} {r['compile_seconds']:10.3g}")
+            per, med = r["run_seconds_per_sample"], r["run_seconds_per_sample_median"]
+            print(
+                f"{key:24s} {per:12.4g} {med:10.4g} {per / ref:12.3g} {r['compile_seconds']:10.3g}"
+            )
         if "brian2_cpp_standalone" in row:
             ratio = row["brian2_cpp_standalone"]["run_seconds_per_sample"] / ref
             limit = 1.0 if name == "dfc_15_10_10_5" else 2.0
