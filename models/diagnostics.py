@@ -29,7 +29,8 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import Tensor
 
-from models.dfc.network import feedforward, layer_jacobians, phi_prime
+from models.activations import phi_prime
+from models.dfc.network import feedforward, layer_jacobians
 
 Update = list[tuple[Tensor, Tensor]]
 

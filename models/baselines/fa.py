@@ -19,9 +19,10 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from models.activations import phi_prime
 from models.base import Task
 from models.baselines.config import BaselineConfig
-from models.baselines.mlp import FeedforwardModel, Grads, phi_prime, xavier_normal
+from models.baselines.mlp import FeedforwardModel, Grads, xavier_normal
 from models.registry import register
 
 

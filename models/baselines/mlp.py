@@ -18,38 +18,12 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from models.activations import phi
 from models.base import Task, TrainableModel
 from models.baselines.config import BaselineConfig
 
 #: per-layer (grad W_i, grad b_i), ``.grad`` convention (the optimiser descends)
 Grads = list[tuple[Tensor, Tensor]]
-
-
-def phi(v: Tensor, fn: str) -> Tensor:
-    """Activation ``phi(v)``."""
-    if fn == "tanh":
-        return torch.tanh(v)
-    if fn == "relu":
-        return torch.relu(v)
-    if fn == "logistic":
-        return torch.sigmoid(v)
-    if fn == "softplus":
-        return nn.functional.softplus(v)
-    return v
-
-
-def phi_prime(v: Tensor, fn: str) -> Tensor:
-    """Derivative ``phi'(v)`` evaluated elementwise."""
-    if fn == "tanh":
-        return 1.0 - torch.tanh(v) ** 2
-    if fn == "relu":
-        return (v > 0).to(v.dtype)
-    if fn == "logistic":
-        s = torch.sigmoid(v)
-        return s * (1.0 - s)
-    if fn == "softplus":
-        return torch.sigmoid(v)
-    return torch.ones_like(v)
 
 
 def xavier_normal(n_out: int, n_in: int, gen: torch.Generator, **fk: Any) -> Tensor:

@@ -11,34 +11,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-_PHI = {
-    "linear": lambda v: v,
-    "tanh": torch.tanh,
-    "relu": torch.relu,
-    "logistic": torch.sigmoid,
-    "softplus": torch.nn.functional.softplus,
-}
-
-
-def phi(v: Tensor, fn: str) -> Tensor:
-    """Rate nonlinearity ``phi(v)``; ``fn`` one of :data:`models.dfc.config.ACTIVATIONS`."""
-    return _PHI[fn](v)
-
-
-def phi_prime(v: Tensor, fn: str) -> Tensor:
-    """Elementwise derivative ``phi'(v)`` (the diagonal of ``d phi / d v``)."""
-    if fn == "linear":
-        return torch.ones_like(v)
-    if fn == "tanh":
-        return 1.0 - torch.tanh(v) ** 2
-    if fn == "relu":
-        return (v > 0).to(v.dtype)
-    if fn == "logistic":
-        s = torch.sigmoid(v)
-        return s * (1.0 - s)
-    if fn == "softplus":
-        return torch.sigmoid(v)
-    raise ValueError(f"phi_prime: unknown activation {fn!r}")
+from models.activations import phi, phi_prime
 
 
 def feedforward(

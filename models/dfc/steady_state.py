@@ -10,7 +10,8 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from models.dfc.network import full_jacobian, phi, propagate_basal
+from models.activations import phi
+from models.dfc.network import full_jacobian, propagate_basal
 
 
 def output_target(r_L: Tensor, y: Tensor, kind: str, lam: float) -> Tensor:

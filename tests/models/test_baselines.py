@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from models import registry
+from models.activations import phi_prime
 from models.base import Task
 from models.baselines import BaselineConfig, DFAModel, FAModel
-from models.baselines.mlp import phi_prime
 from neurosim.testing import assert_allclose
 
 SMALL = {"size_hidden": [7, 5], "lr": 1e-5, "target_stepsize": 0.01}

@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from models import diagnostics as diag
-from models.dfc.network import feedforward, full_jacobian, phi, weight_product_feedback
+from models.activations import phi
+from models.dfc.network import feedforward, full_jacobian, weight_product_feedback
 from models.dfc.steady_state import output_target, ssa_steady_state, steady_state_gradients
 
 DT = torch.float64

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from models.dfc.network import feedforward, phi
+from models.activations import phi
+from models.dfc.network import feedforward
 
 
 @dataclass
