@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-BENCHMARKS = ("simulate", "train_epoch", "backends")
+BENCHMARKS = ("simulate", "train_epoch", "backends", "precision")
 
 
 def default_bench_dir() -> Path:
