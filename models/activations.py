@@ -7,6 +7,8 @@ of the diagnostics and of the FA/DFA/BP baselines.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 from torch import Tensor
 
@@ -19,8 +21,31 @@ _PHI = {
 }
 
 
+#: the rate functions every model accepts (config keys ``hidden_activation``,
+#: ``output_activation``)
+ACTIVATIONS = tuple(_PHI)
+
+
+def hidden_activations(
+    owner: str, hidden_activation: str | Sequence[str], n_hidden: int
+) -> tuple[str, ...]:
+    """One activation per hidden layer from a config's ``hidden_activation`` (one name
+    for every layer, or one per layer); a length mismatch is an error naming ``owner``."""
+    acts = (
+        (hidden_activation,) * n_hidden
+        if isinstance(hidden_activation, str)
+        else tuple(hidden_activation)
+    )
+    if len(acts) != n_hidden:
+        raise ValueError(
+            f"{owner}: hidden_activation has {len(acts)} entries but size_hidden has "
+            f"{n_hidden} layers; give one activation or one per hidden layer"
+        )
+    return acts
+
+
 def phi(v: Tensor, fn: str) -> Tensor:
-    """Rate nonlinearity ``phi(v)``; ``fn`` one of the keys of ``_PHI``."""
+    """Rate nonlinearity ``phi(v)``; ``fn`` one of :data:`ACTIVATIONS`."""
     return _PHI[fn](v)
 
 

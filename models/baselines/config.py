@@ -10,7 +10,8 @@ import dataclasses
 from dataclasses import dataclass, fields
 from typing import Any
 
-ACTIVATIONS = ("linear", "tanh", "relu", "logistic", "softplus")
+from models.activations import ACTIVATIONS, hidden_activations
+
 OPTIMIZERS = ("adam", "sgd")
 
 
@@ -46,16 +47,7 @@ class BaselineConfig:
                 f"{type(self).__name__}: size_hidden must be a non-empty list of positive "
                 f"integers, got {self.size_hidden!r}"
             )
-        acts = (
-            (self.hidden_activation,) * len(sizes)
-            if isinstance(self.hidden_activation, str)
-            else tuple(self.hidden_activation)
-        )
-        if len(acts) != len(sizes):
-            raise ValueError(
-                f"{type(self).__name__}: hidden_activation has {len(acts)} entries but "
-                f"size_hidden has {len(sizes)} layers; give one activation or one per layer"
-            )
+        acts = hidden_activations(type(self).__name__, self.hidden_activation, len(sizes))
         for a in (*acts, self.output_activation):
             _check_choice(self, "activation", a, ACTIVATIONS)
         _check_choice(self, "optimizer", self.optimizer, OPTIMIZERS)

@@ -11,7 +11,8 @@ import dataclasses
 from dataclasses import dataclass, fields
 from typing import Any
 
-ACTIVATIONS = ("linear", "tanh", "relu", "logistic", "softplus")
+from models.activations import ACTIVATIONS, hidden_activations
+
 K_INITS = ("xavier_normal", "weight_product")
 OPTIMIZERS = ("adam", "sgd")
 
@@ -82,16 +83,7 @@ class DFCConfig:
     sleep_every: int = 1
 
     def __post_init__(self) -> None:
-        acts = (
-            (self.hidden_activation,) * len(self.size_hidden)
-            if isinstance(self.hidden_activation, str)
-            else tuple(self.hidden_activation)
-        )
-        if len(acts) != len(self.size_hidden):
-            raise ValueError(
-                f"DFCConfig: hidden_activation has {len(acts)} entries but size_hidden has "
-                f"{len(self.size_hidden)} layers; give one activation or one per hidden layer"
-            )
+        acts = hidden_activations("DFCConfig", self.hidden_activation, len(self.size_hidden))
         for a in (*acts, self.output_activation):
             _check_choice("activation", a, ACTIVATIONS)
         _check_choice("initialization_K", self.initialization_K, K_INITS)
