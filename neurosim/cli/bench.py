@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-BENCHMARKS = ("simulate", "train_epoch", "backends", "precision")
+BENCHMARKS = ("simulate", "train_epoch", "backends", "precision", "step_profile")
 
 
 def default_bench_dir() -> Path:

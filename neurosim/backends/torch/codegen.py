@@ -190,6 +190,9 @@ def _integrate(op: Integrate, em: Emitter) -> list[str]:
     terms = [(c, em.v(v)) for c, v in op.inputs if v != op.var]
     if a * leak == 1.0:  # x_new = a * drive exactly (e.g. tau_A = dt: instantaneous apical)
         lines = _weighted_sum(x, [(a * c, y) for c, y in terms])
+    elif leak == 1.0 and 0.0 < a < 0.5 and len(terms) == 1 and terms[0][0] == 1.0:
+        # x + a*(y - x) with a single input y: lerp toward y itself (see below)
+        lines = [f"{x}.lerp_({terms[0][1]}, {lit(a)})"]
     else:  # the increment first, as in the formula: accurate when x is near steady state
         inc = em.scratch(f"inc_{op.name}", em.size(op.var))
         lines = _weighted_sum(inc, terms)

@@ -47,6 +47,23 @@ def test_nonlinearities(fn: str, fast_tanh: bool, dtype: torch.dtype) -> None:
     assert_allclose(sim.state["p.r"], REF[fn](v.double()), dtype=dtype, msg=fn)
 
 
+@pytest.mark.parametrize("inputs", [((1.0, "p.y"),), ((1.0, "p.y"), (0.5, "p.z"))])
+def test_leaky_integration_step(inputs: tuple) -> None:
+    """``x <- x + dt/tau (y - x)`` is torch's lerp toward the drive; a single input of
+    gain 1 is lerped toward directly (one call, no copy into a scratch increment)."""
+    V = _vars(5, p_x="state", p_y="input", p_z="input")
+    op = Integrate("leaky", var="p.x", tau=0.5, leak=1.0, inputs=inputs)
+    sim = TorchSimulator(Model(V, [], [op], dt=0.1), dtype=torch.float64)
+    g = torch.Generator().manual_seed(0)
+    x0, y, z = (torch.randn(3, 5, generator=g, dtype=torch.float64) for _ in range(3))
+    sim.reset({"p.y": y, "p.z": z})
+    sim.state["p.x"] = x0.clone()
+    sim.run(1)
+    drive = y if len(inputs) == 1 else y + 0.5 * z
+    assert torch.equal(sim.state["p.x"], torch.lerp(x0, drive, 0.1 / 0.5))
+    assert sim._program("accumulate").calls["leaky"] == len(inputs)
+
+
 def test_fast_tanh_flag_changes_the_kernel_only() -> None:
     src = {f: TorchSimulator(dfc(), fast_tanh=f).step_source for f in (True, False)}
     assert "torch.sigmoid" in src[True] and "torch.tanh" not in src[True]
