@@ -8,8 +8,7 @@ import pytest
 
 import neurosim
 from circuits import PIController
-
-from .ir_numpy import run
+from neurosim.ir.reference import simulate
 
 SIZES, T, DT, TAU_V, K_P, ALPHA, LAM = (3, 4, 2), 60, 0.05, 0.2, 1.5, 0.05, 0.4
 
@@ -103,7 +102,7 @@ def test_forward_phase_matches_hand_loop(acts, proactive, transmission):
     model = _model(acts, proactive, transmission)
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=(3, SIZES[0])), rng.normal(size=(3, SIZES[-1]))
-    traces, updates = run(model, {"x.r": x, "ctrl.label": y}, T)
+    traces, updates, _ = simulate(model, {"x.r": x, "ctrl.label": y}, T - 1, "accumulate")
     ref, dW, _ = _hand_loop(model, x, y, acts, proactive, transmission == "instantaneous")
     for ours, theirs in (("ctrl.u", "u"), ("l1.v", "v1"), ("l2.v", "v2")):
         np.testing.assert_allclose(traces[ours], ref[theirs], rtol=1e-12, atol=1e-12)
@@ -117,7 +116,7 @@ def test_sleep_phase_feedback_rule_pairs_previous_apical_with_new_control():
     model = _model(acts, proactive=False, plasticity="feedback", loss="given", tau_apical=0.3)
     rng = np.random.default_rng(1)
     x, y = rng.normal(size=(2, SIZES[0])), rng.normal(size=(2, SIZES[-1]))
-    traces, updates = run(model, {"x.r": x, "ctrl.label": y}, T)
+    traces, updates, _ = simulate(model, {"x.r": x, "ctrl.label": y}, T - 1, "accumulate")
     ref, _, dQ = _hand_loop(model, x, y, acts, False, True, loss="given", tau_a=0.3)
     np.testing.assert_allclose(traces["l1.v_apical"], ref["vA1"], rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(updates["Q1.W"], dQ[0], rtol=1e-12, atol=1e-14)

@@ -11,9 +11,8 @@ import pytest
 import neurosim
 from circuits import PIController
 from neurosim.ir import Model
+from neurosim.ir.reference import simulate
 from neurosim.testing import dfc_model
-
-from .ir_numpy import run
 
 SIZES, T = (4, 5, 3, 2), 40
 
@@ -49,8 +48,8 @@ def test_same_trajectories_and_updates_as_testing_dfc_model(proactive, sleep):
     ref = _with_weights(dfc_model(SIZES, loss="cross_entropy", feedback_rule=sleep, **kw), ours)
     rng = np.random.default_rng(3)
     inputs = {"x.r": rng.normal(size=(4, 4)), "ctrl.label": np.eye(2)[rng.integers(2, size=4)]}
-    t_ours, u_ours = run(ours, inputs, T)
-    t_ref, u_ref = run(ref, inputs, T)
+    t_ours, u_ours, _ = simulate(ours, inputs, T - 1, "accumulate")
+    t_ref, u_ref, _ = simulate(ref, inputs, T - 1, "accumulate")
     for i in range(1, len(SIZES)):
         for comp in ("v", "v_basal", "v_apical", "r"):
             np.testing.assert_allclose(

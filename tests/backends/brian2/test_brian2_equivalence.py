@@ -6,12 +6,12 @@ weight changes agree to rounding; the criterion of the brief is 1e-9 relative.
 
 from __future__ import annotations
 
-import b2_reference
 import numpy as np
 import pytest
 from b2_models import autapse_model, dfc_model, random_inputs
 
 from neurosim.backends.brian2 import Brian2Simulator
+from neurosim.ir import reference
 
 RTOL = 1e-9
 
@@ -33,7 +33,7 @@ def test_dfc_forward_phase_matches_reference(plasticity: str) -> None:
     sim = Brian2Simulator(model, "numpy")
     sim.reset(inputs)
     res = sim.run(60, plasticity=plasticity, lr=0.5)
-    ref, updates, _ = b2_reference.simulate(model, inputs, 60, plasticity, 0.5)
+    ref, updates, _ = reference.simulate(model, inputs, 60, plasticity, 0.5)
     assert res.traces["out.r"].shape == (61, 1, 5)
     assert_rel(res.traces, ref, "trace")
     assert_rel(res.updates, updates, "update")
@@ -46,7 +46,7 @@ def test_cross_entropy_target_and_batch_copies() -> None:
     sim = Brian2Simulator(model, "numpy", batch_size=3)
     sim.reset(inputs)
     res = sim.run(25, plasticity="accumulate")
-    ref, updates, _ = b2_reference.simulate(model, inputs, 25, "accumulate")
+    ref, updates, _ = reference.simulate(model, inputs, 25, "accumulate")
     assert res.traces["h1.v"].shape == (26, 3, 10)
     assert_rel(res.traces, ref, "trace")
     assert_rel(res.updates, updates, "update")
@@ -60,7 +60,7 @@ def test_feedback_phase_rule_matches_reference() -> None:
     sim = Brian2Simulator(model, "numpy")
     sim.reset(inputs)
     res = sim.run(40, record=["h1.v_apical_prev"], plasticity="online", lr=3.0)
-    ref, updates, params = b2_reference.simulate(model, inputs, 40, "online", 3.0)
+    ref, updates, params = reference.simulate(model, inputs, 40, "online", 3.0)
     assert_rel(res.traces, ref, "trace")
     assert_rel(res.updates, updates, "update")
     assert np.abs(res.updates["ctrl_to_h1_apical.W"]).max() > 0
@@ -73,7 +73,7 @@ def test_autapse_integrator_alone() -> None:
     sim = Brian2Simulator(model, "numpy")
     sim.reset(inputs)
     res = sim.run(200)
-    ref, _, _ = b2_reference.simulate(model, inputs, 200)
+    ref, _, _ = reference.simulate(model, inputs, 200)
     assert_rel(res.traces, ref, "trace")
     # and the analytic solution of the linear recursion x_k = a x_{k-1} + c
     a, c = 1 - 0.01 / 0.5 * 0.1, 0.01 / 0.5 * inputs["s.r"]
@@ -91,7 +91,7 @@ def test_block_of_samples_in_one_run_carries_online_learning() -> None:
     params = None
     for s in range(3):
         one = {k: v[s] for k, v in block.items()}
-        ref, _, params = b2_reference.simulate(model, one, 15, "online", 0.5, params=params)
+        ref, _, params = reference.simulate(model, one, 15, "online", 0.5, params=params)
         assert_rel({k: v[s] for k, v in res.traces.items()}, ref, f"sample {s}")
     assert_rel({k: sim.parameters[k] for k in params}, params, "parameter")
 
@@ -126,7 +126,7 @@ def test_probe_every_subsamples_like_torch() -> None:
     sim = Brian2Simulator(model, "numpy")
     sim.reset(inputs)
     x = sim.run(10).traces["ai.x"]
-    ref, _, _ = b2_reference.simulate(model, inputs, 10)
+    ref, _, _ = reference.simulate(model, inputs, 10)
     assert x.shape == (10 // 3 + 1, 1, 4)
     assert_rel({"ai.x": x}, {"ai.x": ref["ai.x"][::3]}, "trace")
 
@@ -144,7 +144,7 @@ def test_accumulated_updates_over_a_block_of_samples() -> None:
     res = sim.run_samples(block, 20, plasticity="accumulate")
     total: dict[str, np.ndarray] = {}
     for s in range(3):
-        _, updates, _ = b2_reference.simulate(model, {k: v[s] for k, v in block.items()}, 20,
+        _, updates, _ = reference.simulate(model, {k: v[s] for k, v in block.items()}, 20,
                                               "accumulate")  # fmt: skip
         for k, u in updates.items():
             total[k] = total.get(k, 0.0) + u / 3

@@ -7,13 +7,13 @@ object; standalone compiles one C++ project), hence ``slow`` + ``brian2_compile`
 
 from __future__ import annotations
 
-import b2_reference
 import numpy as np
 import pytest
 from b2_models import autapse_model, dfc_model, random_inputs
 
 from neurosim.backends.brian2 import Brian2Simulator, standalone_cache_dir
 from neurosim.backends.brian2.targets import TARGETS
+from neurosim.ir import reference
 
 RTOL = 1e-9
 
@@ -28,7 +28,7 @@ def test_compiled_target_matches_reference(target: str) -> None:
         sim = Brian2Simulator(model, target)
         sim.reset(inputs)
         res = sim.run(100, **kwargs)
-        ref, updates, _ = b2_reference.simulate(
+        ref, updates, _ = reference.simulate(
             model, inputs, 100, kwargs.get("plasticity"), kwargs.get("lr", 0.0)
         )
         for k, v in res.traces.items():

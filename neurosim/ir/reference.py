@@ -1,8 +1,11 @@
 """A plain numpy interpreter of the IR, written from the op docstrings only.
 
-It is the ground truth of the brian2 equivalence tests (each op runs in list order
-and reads current values; online learning applies ``W += lr*dt*dW_k`` at the
-plasticity op's position for the steps in its window, window "all" also at k = 0).
+It is the ground truth of the IR-order tests and of the brian2 equivalence tests:
+each op runs in list order and reads current values, in float64 and without noise.
+A plasticity op samples at its position in the step, for the steps in its window
+(window "all" also at k = 0). ``plasticity="accumulate"`` returns the mean update
+``scale <f(post) - f(baseline), pre> - decay W``; ``"online"`` applies
+``W += lr*dt*dW_k`` at each sample.
 """
 
 from __future__ import annotations
@@ -30,7 +33,15 @@ PHI = {
 
 
 def simulate(model: Model, inputs: dict, steps: int, plasticity=None, lr: float = 0.0, params=None):
-    """Return (traces var -> (T, batch, n), updates, final params)."""
+    """Init and ``steps`` Euler steps of ``model`` on ``inputs`` (var -> (batch, n)).
+
+    Returns ``(traces, updates, params)``: every non-parameter variable's
+    ``(steps + 1, batch, n)`` trace, the plasticity updates by parameter name, and the
+    final parameters (``params`` overrides the model's initial values).
+    """
+    noisy = [op.name for op in model.dynamics_ops if getattr(op, "noise_sigma", 0.0)]
+    if noisy:
+        raise ValueError(f"numpy reference: ops {noisy} are noisy; it simulates noise-free models")
     P = {v.name: np.array(v.value, float) for v in model.of_kind("parameter")}
     P.update({k: np.array(v, float) for k, v in (params or {}).items()})
     batch = next(iter(inputs.values())).shape[0] if inputs else 1
