@@ -31,8 +31,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.train_epoch import BATCH, mnist_or_synthetic  # noqa: E402
-from models import registry  # noqa: E402
-from models.base import Task  # noqa: E402
+from neurosim.models import registry  # noqa: E402
+from neurosim.models.base import Task  # noqa: E402
 from neurosim.training.checkpoint import load_checkpoint  # noqa: E402
 from neurosim.training.config import default_config  # noqa: E402
 

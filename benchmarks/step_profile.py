@@ -36,10 +36,10 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.common import machine, table, write_json  # noqa: E402
 from benchmarks.train_epoch import mnist_or_synthetic  # noqa: E402
-from models import registry  # noqa: E402
-from models.base import Task  # noqa: E402
-from models.dfc.model import feedforward, output_target  # noqa: E402
-from models.dfc.simulation import phase_circuit  # noqa: E402
+from neurosim.models import registry  # noqa: E402
+from neurosim.models.base import Task  # noqa: E402
+from neurosim.models.dfc.model import feedforward, output_target  # noqa: E402
+from neurosim.models.dfc.simulation import phase_circuit  # noqa: E402
 from neurosim.training.config import default_config  # noqa: E402
 
 SIMULATED = ("dfc", "dfc-ss", "dfc-fixed", "dfc-ss-fixed", "dfc-ssa")

@@ -42,8 +42,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.common import matmul_peak_gflops  # noqa: E402
-from models import registry  # noqa: E402
-from models.base import Task  # noqa: E402
+from neurosim.models import registry  # noqa: E402
+from neurosim.models.base import Task  # noqa: E402
 from neurosim.training.config import default_config  # noqa: E402
 
 MODELS = ("dfc", "dfc-ss", "dfc-ssa", "dfc-ssa-fixed", "bp", "dfa")

@@ -8,9 +8,9 @@
 # neurosim first: its package __init__ imports these modules (YAML, graph builder), so
 # it must finish before ours run, whichever of the two packages a script imports first.
 import neurosim  # noqa: F401  isort: skip
-from circuits import lowering as _lowering  # noqa: F401  (registers the lowerings)
-from circuits.autapse import AutapseIntegrator
-from circuits.controller import PIController
-from circuits.pyramidal import Noise, PyramidalLayer, SomaModel
+from neurosim.circuits import lowering as _lowering  # noqa: F401  (registers the lowerings)
+from neurosim.circuits.autapse import AutapseIntegrator
+from neurosim.circuits.controller import PIController
+from neurosim.circuits.pyramidal import Noise, PyramidalLayer, SomaModel
 
 __all__ = ["AutapseIntegrator", "Noise", "PIController", "PyramidalLayer", "SomaModel"]

@@ -19,7 +19,7 @@ class PIController(Node):
         e = r^* - r_L, \\quad r^* = r_L^- - \\lambda \\partial\\mathcal{L}/\\partial r_L
         \\;\\text{(eq. 3)}, \\qquad u = u_{int} + k_p e,
 
-    with the integral path an :class:`~circuits.autapse.AutapseIntegrator` of time
+    with the integral path an :class:`~neurosim.circuits.autapse.AutapseIntegrator` of time
     constant ``tau``:
 
     * ``leak_on="total"`` (default, reference code, App. E.1 eq. 208):

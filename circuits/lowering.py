@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from circuits.autapse import AutapseIntegrator
-from circuits.controller import PIController
-from circuits.pyramidal import PyramidalLayer
+from neurosim.circuits.autapse import AutapseIntegrator
+from neurosim.circuits.controller import PIController
+from neurosim.circuits.pyramidal import PyramidalLayer
 from neurosim.core.errors import ValidationError
 from neurosim.ir.build import BuildContext, Lowered, register
 from neurosim.ir.ops import Integrate, Nonlinearity, Op, OutputTarget, SpikeSoma

@@ -22,24 +22,18 @@ and the student's test loss before and after.
 from __future__ import annotations
 
 import argparse
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-# This script's folder holds examples/circuits/ (circuit YAML files); as sys.path[0] it
-# would make "circuits" resolve to that folder (a namespace package) instead of the
-# installed circuits package, so drop it from the search path.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+import brian2 as b2
+import numpy as np
 
-import brian2 as b2  # noqa: E402
-import numpy as np  # noqa: E402
-
-import neurosim  # noqa: E402
-from circuits import PIController  # noqa: E402
-from neurosim.backends.brian2 import Brian2Simulator  # noqa: E402
-from neurosim.backends.brian2.variants import conductance_soma_model  # noqa: E402
-from neurosim.data.synthetic import student_teacher  # noqa: E402
-from neurosim.ir import DenseProjection, Integrate, Model, Nonlinearity  # noqa: E402
+import neurosim
+from neurosim.backends.brian2 import Brian2Simulator
+from neurosim.backends.brian2.variants import conductance_soma_model
+from neurosim.circuits import PIController
+from neurosim.data.synthetic import student_teacher
+from neurosim.ir import DenseProjection, Integrate, Model, Nonlinearity
 
 SIZES = (15, 10, 10, 5)
 DT = 0.02

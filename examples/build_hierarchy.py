@@ -11,20 +11,14 @@ anti-Hebbian feedback rule (DFC App. E.2).
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-# This script's folder holds examples/circuits/ (circuit YAML files); as sys.path[0] it
-# would make "circuits" resolve to that folder (a namespace package) instead of the
-# installed circuits package, so drop it from the search path.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
-
-import matplotlib  # noqa: E402
+import matplotlib
 
 matplotlib.use("Agg")
 
-import neurosim  # noqa: E402
-from circuits import PIController  # noqa: E402
+import neurosim
+from neurosim.circuits import PIController
 
 
 def main(argv: list[str] | None = None) -> None:

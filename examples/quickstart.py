@@ -3,8 +3,8 @@
 import torch
 
 import neurosim
-from circuits import PIController
 from neurosim.backends.torch import TorchSimulator
+from neurosim.circuits import PIController
 
 builder = neurosim.HierarchyBuilder(
     layer_sizes=[15, 10, 10, 5],

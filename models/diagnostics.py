@@ -1,6 +1,6 @@
 """Diagnostics of DFC on a probe batch (DFC App. F.1).
 
-Pure functions of the network state; :meth:`models.dfc.model.DFCModel.diagnostics`
+Pure functions of the network state; :meth:`neurosim.models.dfc.model.DFCModel.diagnostics`
 assembles them once per epoch.
 
 * Condition 1 (eq. 214–215): the layer activations ``r_0 .. r_{L-1}`` have equal
@@ -29,8 +29,8 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import Tensor
 
-from models.activations import phi_prime
-from models.dfc.network import feedforward, layer_jacobians
+from neurosim.models.activations import phi_prime
+from neurosim.models.dfc.network import feedforward, layer_jacobians
 
 Update = list[tuple[Tensor, Tensor]]
 

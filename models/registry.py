@@ -9,8 +9,8 @@ A model family registers a factory with the decorator::
 {model}.yaml``); the factory validates it with the model's frozen Config dataclass
 (unknown key -> error naming the key and the allowed ones). ``seed`` seeds the
 model's own random draws (initial weights, noise) so that it is independent of the
-data order. Built-in families are imported on first lookup: ``models.baselines``
-(bp, fa, dfa) and ``models.dfc`` (the DFC family; its ``__init__`` imports the modules
+data order. Built-in families are imported on first lookup: ``neurosim.models.baselines``
+(bp, fa, dfa) and ``neurosim.models.dfc`` (the DFC family; its ``__init__`` imports the modules
 that call :func:`register`).
 """
 
@@ -22,10 +22,10 @@ from typing import Any, Protocol
 
 import torch
 
-from models.base import Task, TrainableModel
+from neurosim.models.base import Task, TrainableModel
 
 #: modules whose import registers the built-in models
-BUILTIN_MODULES: tuple[str, ...] = ("models.baselines", "models.dfc")
+BUILTIN_MODULES: tuple[str, ...] = ("neurosim.models.baselines", "neurosim.models.dfc")
 
 
 class ModelFactory(Protocol):
@@ -63,7 +63,7 @@ def register(name: str) -> Callable[[ModelFactory], ModelFactory]:
             and not _same_function(previous, factory)
         ):
             raise ValueError(
-                f"models.registry: model name {name!r} is already registered by "
+                f"neurosim.models.registry: model name {name!r} is already registered by "
                 f"{previous.__module__}.{previous.__qualname__}; choose another name"
             )
         _FACTORIES[name] = factory
@@ -114,7 +114,7 @@ def get(name: str) -> ModelFactory:
         return _FACTORIES[name]
     except KeyError:
         raise KeyError(
-            f"models.registry: unknown model {name!r}; available models are {available()}"
+            f"neurosim.models.registry: unknown model {name!r}; available models are {available()}"
         ) from None
 
 
@@ -145,8 +145,8 @@ def create(
     model = get(name)(task, dict(params or {}), device=device, dtype=dtype, seed=seed)
     if not isinstance(model, TrainableModel):
         raise TypeError(
-            f"models.registry: factory of {name!r} returned {type(model).__name__}, "
-            "expected a models.base.TrainableModel"
+            f"neurosim.models.registry: factory of {name!r} returned {type(model).__name__}, "
+            "expected a neurosim.models.base.TrainableModel"
         )
     if not model.name:
         model.name = name

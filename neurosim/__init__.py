@@ -1,9 +1,14 @@
 """neurosim: an object-oriented simulator for biologically plausible learning.
 
-describe (``neurosim.core`` objects, ``circuits``, :class:`HierarchyBuilder`) ->
+describe (``neurosim.core`` objects, ``neurosim.circuits``, :class:`HierarchyBuilder`) ->
 ``neurosim.build(network, dt)`` -> :class:`neurosim.ir.Model` -> a backend
-(``neurosim.backends.torch`` or ``neurosim.backends.brian2``).
+(``neurosim.backends.torch`` or ``neurosim.backends.brian2``) -> learn
+(``neurosim.models``, ``neurosim train``).
 """
+
+# First: in a source checkout, circuits/ and models/ sit beside neurosim/; importing
+# _layout maps them to neurosim.circuits and neurosim.models (see its docstring).
+from neurosim import _layout  # noqa: F401  isort: skip
 
 from neurosim.circuit_yaml import load_circuit, save_circuit
 from neurosim.core import (

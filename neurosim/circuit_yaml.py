@@ -31,9 +31,9 @@ from typing import Any
 
 import yaml
 
-from circuits.autapse import AutapseIntegrator
-from circuits.controller import PIController
-from circuits.pyramidal import PyramidalLayer
+from neurosim.circuits.autapse import AutapseIntegrator
+from neurosim.circuits.controller import PIController
+from neurosim.circuits.pyramidal import PyramidalLayer
 from neurosim.core.errors import ValidationError
 from neurosim.core.init import INITS, WeightInit
 from neurosim.core.network import Network
@@ -244,7 +244,7 @@ def circuit_from_dict(
 
     Instead of ``network``/``nodes``/``projections`` a file may give ``hierarchy:``, the
     arguments of :class:`~neurosim.HierarchyBuilder` (``controller`` as a mapping of
-    :class:`~circuits.PIController` arguments).
+    :class:`~neurosim.circuits.PIController` arguments).
     """
     rd = _Reader(source, root)
     data = rd.mapping(data, "", dict.fromkeys(SECTIONS))

@@ -15,10 +15,10 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from models.base import Task
-from models.baselines.config import BaselineConfig
-from models.baselines.mlp import FeedforwardModel, Grads
-from models.registry import register
+from neurosim.models.base import Task
+from neurosim.models.baselines.config import BaselineConfig
+from neurosim.models.baselines.mlp import FeedforwardModel, Grads
+from neurosim.models.registry import register
 
 
 class BPModel(FeedforwardModel):

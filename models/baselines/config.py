@@ -10,7 +10,7 @@ import dataclasses
 from dataclasses import dataclass, fields
 from typing import Any
 
-from models.activations import ACTIVATIONS, hidden_activations
+from neurosim.models.activations import ACTIVATIONS, hidden_activations
 
 OPTIMIZERS = ("adam", "sgd")
 

@@ -22,11 +22,11 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from models.activations import phi_prime
-from models.base import Task
-from models.baselines.config import BaselineConfig
-from models.baselines.mlp import FeedforwardModel, Grads, xavier_normal
-from models.registry import register
+from neurosim.models.activations import phi_prime
+from neurosim.models.base import Task
+from neurosim.models.baselines.config import BaselineConfig
+from neurosim.models.baselines.mlp import FeedforwardModel, Grads, xavier_normal
+from neurosim.models.registry import register
 
 
 class DFAModel(FeedforwardModel):

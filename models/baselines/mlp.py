@@ -18,9 +18,9 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from models.activations import phi
-from models.base import Task, TrainableModel
-from models.baselines.config import BaselineConfig
+from neurosim.models.activations import phi
+from neurosim.models.base import Task, TrainableModel
+from neurosim.models.baselines.config import BaselineConfig
 
 #: per-layer (grad W_i, grad b_i), ``.grad`` convention (the optimiser descends)
 Grads = list[tuple[Tensor, Tensor]]
@@ -49,7 +49,7 @@ class FeedforwardModel(TrainableModel):
     task
         Loss kind and input/output sizes.
     cfg
-        Architecture and optimiser (:class:`~models.baselines.config.BaselineConfig`).
+        Architecture and optimiser (:class:`~neurosim.models.baselines.config.BaselineConfig`).
     device, dtype
         Where the tensors live and their precision.
     seed

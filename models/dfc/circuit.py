@@ -16,7 +16,7 @@ from neurosim.backends.torch.simulator import TorchSimulator
 from neurosim.ir import Model
 
 if TYPE_CHECKING:
-    from models.dfc.model import DFCModel
+    from neurosim.models.dfc.model import DFCModel
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ class PhaseCircuit:
 def describe(model: DFCModel, phase: str) -> HierarchyBuilder:
     """The circuit of ``phase`` ("forward" or "sleep") as a :class:`HierarchyBuilder`:
     pyramidal layers ``l1..lL`` (soma, basal, apical), direct feedback ``Q{i}`` from a
-    :class:`circuits.PIController` ``ctrl``.
+    :class:`neurosim.circuits.PIController` ``ctrl``.
 
     * forward (DFC.md §1.2): target given as the label input (``r*`` computed with the
       batch-mean loss), ``proactive_controller``, tau_A = ``cfg.tau_A`` (``dt_di``:
@@ -58,7 +58,7 @@ def describe(model: DFCModel, phase: str) -> HierarchyBuilder:
     * sleep (DFC.md §1.5): :meth:`HierarchyBuilder.sleep_phase` with the ``*_fb``
       values: non-proactive, target = feedforward output, apical noise, feedback rule.
     """
-    from circuits import PIController  # after neurosim: circuits imports it (cycle)
+    from neurosim.circuits import PIController  # after neurosim: circuits imports it (cycle)
 
     cfg = model.cfg
     sizes = [model.task.n_in, *cfg.size_hidden, model.task.n_out]

@@ -11,7 +11,7 @@ import dataclasses
 from dataclasses import dataclass, fields
 from typing import Any
 
-from models.activations import ACTIVATIONS, hidden_activations
+from neurosim.models.activations import ACTIVATIONS, hidden_activations
 
 K_INITS = ("xavier_normal", "weight_product")
 OPTIMIZERS = ("adam", "sgd")

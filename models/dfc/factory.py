@@ -3,7 +3,7 @@
 Names: ``dfc``, ``dfc-ss``, ``dfc-ssa`` (feedback weights trained by the sleep
 phase) and ``dfc-fixed``, ``dfc-ss-fixed``, ``dfc-ssa-fixed`` (Q frozen at the
 weight product, App. F eq. 221–222). ``params`` is validated by
-:class:`~models.dfc.config.DFCConfig`.
+:class:`~neurosim.models.dfc.config.DFCConfig`.
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from typing import Any
 
 import torch
 
-from models.base import Task
-from models.dfc.config import DFCConfig
-from models.dfc.model import DFCModel
-from models.registry import register
+from neurosim.models.base import Task
+from neurosim.models.dfc.config import DFCConfig
+from neurosim.models.dfc.model import DFCModel
+from neurosim.models.registry import register
 
 
 def _factory(variant: str, fixed: bool):

@@ -18,11 +18,11 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from models import diagnostics as diag
-from models.base import Task, TrainableModel
-from models.dfc.config import DFCConfig
-from models.dfc.network import feedforward, full_jacobian, weight_product_feedback
-from models.dfc.steady_state import (
+from neurosim.models import diagnostics as diag
+from neurosim.models.base import Task, TrainableModel
+from neurosim.models.dfc.config import DFCConfig
+from neurosim.models.dfc.network import feedforward, full_jacobian, weight_product_feedback
+from neurosim.models.dfc.steady_state import (
     clip_jointly,
     clip_per_tensor,
     output_target,
@@ -42,7 +42,7 @@ class DFCModel(TrainableModel):
     Parameters
     ----------
     task : what is learned (sizes, loss).
-    cfg : hyperparameters (:class:`~models.dfc.config.DFCConfig`).
+    cfg : hyperparameters (:class:`~neurosim.models.dfc.config.DFCConfig`).
     variant : "dfc", "ss" or "ssa" (see module docstring).
     fixed : freeze Q at the weight-product initialisation (the "-fixed" variants).
     device, dtype, seed : where the tensors live, their precision (float64 as the
@@ -172,7 +172,7 @@ class DFCModel(TrainableModel):
                 x, vs, rs, r_star, W, b, Q, self.cfg.activations, self.cfg.alpha_di
             )
             return grads, metrics
-        from models.dfc.simulation import forward_phase_gradients
+        from neurosim.models.dfc.simulation import forward_phase_gradients
 
         grads, sim_metrics = forward_phase_gradients(self, x, vs, rs, r_star)
         metrics.update(sim_metrics)
@@ -199,7 +199,7 @@ class DFCModel(TrainableModel):
     def _train_feedback(self, x: Tensor) -> dict[str, float]:
         """One sleep-phase step (DFC.md §1.5): simulate, joint clip, Adam with
         ``lr_fb_init`` before the first forward batch (pre-training), ``lr_fb`` after."""
-        from models.dfc.simulation import sleep_phase_gradients
+        from neurosim.models.dfc.simulation import sleep_phase_gradients
 
         self.feedback_calls += 1
         if (int(self.feedback_calls) - 1) % self.cfg.sleep_every:
@@ -241,7 +241,7 @@ class DFCModel(TrainableModel):
         sim.set_rng_state(dict(zip(names, state.cpu(), strict=True)))
 
     def _sleep_simulator(self):  # noqa: ANN202 (TorchSimulator; avoids an import cycle)
-        from models.dfc.simulation import phase_circuit
+        from neurosim.models.dfc.simulation import phase_circuit
 
         return phase_circuit(self, "sleep").sim
 

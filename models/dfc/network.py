@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from models.activations import phi, phi_prime
+from neurosim.models.activations import phi, phi_prime
 
 
 def feedforward(

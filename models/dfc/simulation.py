@@ -26,10 +26,10 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor
 
-from models.dfc.circuit import PhaseCircuit, build_forward_phase, build_sleep_phase
+from neurosim.models.dfc.circuit import PhaseCircuit, build_forward_phase, build_sleep_phase
 
 if TYPE_CHECKING:
-    from models.dfc.model import DFCModel
+    from neurosim.models.dfc.model import DFCModel
 
 Grads = list[tuple[Tensor, Tensor]]
 

@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from models.activations import phi
-from models.dfc.network import full_jacobian, propagate_basal
+from neurosim.models.activations import phi
+from neurosim.models.dfc.network import full_jacobian, propagate_basal
 
 
 def output_target(r_L: Tensor, y: Tensor, kind: str, lam: float) -> Tensor:

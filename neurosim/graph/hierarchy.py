@@ -15,8 +15,8 @@ import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from circuits.controller import PIController
-from circuits.pyramidal import SPIKING, Noise, PyramidalLayer, SomaModel
+from neurosim.circuits.controller import PIController
+from neurosim.circuits.pyramidal import SPIKING, Noise, PyramidalLayer, SomaModel
 from neurosim.core.errors import ValidationError, check_choice, check_positive, check_size
 from neurosim.core.init import Identity, WeightInit, XavierNormal
 from neurosim.core.network import TRANSMISSIONS, Network
@@ -39,7 +39,7 @@ class HierarchyBuilder:
     ----------
     layer_sizes : ``[n_0, n_1, ..., n_L]``, ``n_0`` the input size.
     nonlinearities : one per layer 1..L (default: tanh hidden, linear output).
-    controller : a :class:`~circuits.PIController` (size and output layer are filled in).
+    controller : a :class:`~neurosim.circuits.PIController` (size and output layer are filled in).
     feedback :
         * ``"direct"`` (DFC eq. 1): ``Q{i}: ctrl.u -> l{i}`` apical, ``n_i x n_L``,
           ``feedback_init`` for hidden layers, ``output_feedback_init`` (identity) for
@@ -53,13 +53,13 @@ class HierarchyBuilder:
           so the effective direct feedback is ``Q_i Q_{i+1} ... Q_L``. The pathway is
           updated before the layers (top down).
     tau_v, tau_apical, tau_basal, soma : soma/dendrite settings of every layer
-        (:class:`~circuits.PyramidalLayer`).
+        (:class:`~neurosim.circuits.PyramidalLayer`).
     spiking : None (rate somata), ``"poisson"`` or ``"lif"`` for every layer, or one
         value per layer, e.g. ``["poisson", "poisson", None]`` for spiking hidden layers
         and a rate output (a spike train cannot carry the negative values of a linear
         output layer).
     max_rate, tau_syn, tau_ref, threshold : spiking parameters of every spiking layer
-        (:class:`~circuits.PyramidalLayer`; Poisson needs ``max_rate * dt <= 1``).
+        (:class:`~neurosim.circuits.PyramidalLayer`; Poisson needs ``max_rate * dt <= 1``).
     seed : network seed (weights and noise streams).
     proactive : override the controller's ``proactive`` flag (None: keep it).
     transmission : ``"instantaneous"`` or ``"delayed"`` (DFC App. E.1).

@@ -1,4 +1,4 @@
-"""Training of :class:`models.base.TrainableModel` s: run configs, the DFC schedule,
+"""Training of :class:`neurosim.models.base.TrainableModel` s: run configs, the DFC schedule,
 checkpoints and resume, metrics and plots (``neurosim train``)."""
 
 from neurosim.training.checkpoint import CheckpointError, load_checkpoint, save_checkpoint

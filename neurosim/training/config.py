@@ -2,7 +2,7 @@
 
 Schema (``models/configs/{dataset}/{model}.yaml``)::
 
-    model: bp              # registered model name (models.registry)
+    model: bp              # registered model name (neurosim.models.registry)
     dataset: mnist         # see neurosim.training.tasks.TASKS
     epochs: 100
     batch_size: 128
@@ -182,7 +182,7 @@ def default_config_path(model: str, dataset: str) -> Path:
 def available_configs(dataset: str) -> list[str]:
     """Model names that have a published config for ``dataset`` (other files in the
     folder, such as ``dfc-ssa-demo.yaml``, are variants loaded with ``--config``)."""
-    from models import registry
+    from neurosim.models import registry
 
     models = set(registry.available())
     return sorted(p.stem for p in (CONFIG_ROOT / dataset).glob("*.yaml") if p.stem in models)

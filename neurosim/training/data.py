@@ -2,7 +2,7 @@
 
 :func:`prepare_data` turns a :class:`neurosim.data.Dataset` into :class:`TrainingData`
 (inputs in the run's dtype, targets = labels, regression targets, or the inputs for
-the autoencoder), applies ``subset`` and builds the :class:`~models.base.Task`.
+the autoencoder), applies ``subset`` and builds the :class:`~neurosim.models.base.Task`.
 :func:`batches` yields shuffled minibatches from a seeded ``torch.Generator`` whose
 state is checkpointed, so the seed fixes the data order and a resumed run continues it.
 """
@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from models.base import Task
+from neurosim.models.base import Task
 from neurosim.training.config import RunConfig
 from neurosim.training.tasks import TaskSpec, get_task_spec
 

@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from models.base import TrainableModel
+from neurosim.models.base import TrainableModel
 
 
 class TrainingDivergedError(RuntimeError):

@@ -36,8 +36,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from models import registry
-from models.base import TrainableModel
+from neurosim.models import registry
+from neurosim.models.base import TrainableModel
 from neurosim.training import metrics as mlog
 from neurosim.training import plots
 from neurosim.training.checkpoint import (

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 import neurosim
-from circuits import PIController, PyramidalLayer
 from neurosim import Input, Network, Population, Projection, ValidationError
+from neurosim.circuits import PIController, PyramidalLayer
 
 
 def _chain(ctrl: PIController | None = None, extra_input: bool = False) -> Network:

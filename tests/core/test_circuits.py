@@ -11,8 +11,8 @@ import dataclasses
 import pytest
 
 import neurosim
-from circuits import AutapseIntegrator, Noise, PIController, PyramidalLayer, SomaModel
 from neurosim import DendriticPredictionRule, Input, Network, Projection, ValidationError
+from neurosim.circuits import AutapseIntegrator, Noise, PIController, PyramidalLayer, SomaModel
 from neurosim.ir import Integrate
 
 

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 import neurosim
-from circuits import PIController
 from neurosim import Given, HierarchyBuilder, ValidationError
+from neurosim.circuits import PIController
 
 matplotlib.use("Agg")
 SIZES = [6, 5, 4, 3]  # L = 3

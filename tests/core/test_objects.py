@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 import neurosim
-from circuits import PIController, PyramidalLayer
 from neurosim import (
     AntiHebbianFeedbackRule,
     DendriticPredictionRule,
@@ -23,6 +22,7 @@ from neurosim import (
     ValidationError,
     XavierNormal,
 )
+from neurosim.circuits import PIController, PyramidalLayer
 from neurosim.core.seeds import object_rng, stable_hash
 
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 import neurosim
-from circuits import PIController
 from neurosim.circuit_yaml import CircuitFileError, circuit_from_dict, circuit_to_dict
+from neurosim.circuits import PIController
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "circuits" / "dfc_15_10_10_5.yaml"
 

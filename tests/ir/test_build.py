@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import neurosim
-from circuits import PIController
+from neurosim.circuits import PIController
 from neurosim.core.population import Node
 from neurosim.ir import Copy, LocalPlasticity
 
@@ -201,12 +201,19 @@ def test_frontend_imports_without_torch_and_brian2():
 
 @pytest.mark.parametrize(
     "first",
-    ["from circuits import PIController", "import circuits.autapse", "import neurosim.core"],
+    [
+        "from neurosim.circuits import PIController",
+        "import neurosim.circuits.autapse",
+        "import neurosim.models.registry",
+        "import neurosim.core",
+    ],
 )
 def test_packages_import_in_any_order(first):
-    """``circuits`` needs ``neurosim.core`` and ``neurosim`` re-exports circuits:
+    """``neurosim.circuits`` needs ``neurosim.core`` and ``neurosim`` re-exports circuits:
     whichever a script imports first, both end up complete."""
-    code = f"{first}\nimport circuits, neurosim\nprint(circuits.PIController, neurosim.build)"
+    code = (
+        f"{first}\nimport neurosim, neurosim.circuits as c\nprint(c.PIController, neurosim.build)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert out.returncode == 0, out.stderr
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import neurosim
-from circuits import PIController
+from neurosim.circuits import PIController
 from neurosim.ir.reference import simulate
 
 SIZES, T, DT, TAU_V, K_P, ALPHA, LAM = (3, 4, 2), 60, 0.05, 0.2, 1.5, 0.05, 0.4

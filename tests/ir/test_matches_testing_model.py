@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import neurosim
-from circuits import PIController
+from neurosim.circuits import PIController
 from neurosim.ir import Model
 from neurosim.ir.reference import simulate
 from neurosim.testing import dfc_model

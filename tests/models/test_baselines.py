@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from models import registry
-from models.activations import phi_prime
-from models.base import Task
-from models.baselines import BaselineConfig, DFAModel, FAModel
+from neurosim.models import registry
+from neurosim.models.activations import phi_prime
+from neurosim.models.base import Task
+from neurosim.models.baselines import BaselineConfig, DFAModel, FAModel
 from neurosim.testing import assert_allclose
 
 SMALL = {"size_hidden": [7, 5], "lr": 1e-5, "target_stepsize": 0.01}

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from models import registry
-from models.base import Task
-from models.dfc.config import DFCConfig
+from neurosim.models import registry
+from neurosim.models.base import Task
+from neurosim.models.dfc.config import DFCConfig
 
 ROOT = Path(__file__).resolve().parents[2] / "models" / "configs"
 FILES = sorted(ROOT.glob("*/dfc*.yaml"))

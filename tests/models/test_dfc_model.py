@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from models import registry
-from models.base import Task
+from neurosim.models import registry
+from neurosim.models.base import Task
 
 DT = torch.float64
 

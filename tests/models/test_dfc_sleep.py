@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from models import diagnostics as diag
-from models import registry
-from models.base import Task
-from models.dfc.network import feedforward, full_jacobian
+from neurosim.models import diagnostics as diag
+from neurosim.models import registry
+from neurosim.models.base import Task
+from neurosim.models.dfc.network import feedforward, full_jacobian
 
 DT = torch.float64
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from models.dfc.config import DFCConfig
-from models.dfc.network import (
+from neurosim.models.dfc.config import DFCConfig
+from neurosim.models.dfc.network import (
     feedforward,
     full_jacobian,
     layer_jacobians,
@@ -15,7 +15,7 @@ from models.dfc.network import (
     propagate_from,
     weight_product_feedback,
 )
-from models.dfc.steady_state import (
+from neurosim.models.dfc.steady_state import (
     clip_jointly,
     clip_per_tensor,
     output_target,

@@ -1,14 +1,14 @@
-"""Diagnostics of DFC App. F.1 (models.diagnostics) and Theorem 3 of the paper."""
+"""Diagnostics of DFC App. F.1 (neurosim.models.diagnostics) and Theorem 3 of the paper."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from models import diagnostics as diag
-from models.activations import phi
-from models.dfc.network import feedforward, full_jacobian, weight_product_feedback
-from models.dfc.steady_state import output_target, ssa_steady_state, steady_state_gradients
+from neurosim.models import diagnostics as diag
+from neurosim.models.activations import phi
+from neurosim.models.dfc.network import feedforward, full_jacobian, weight_product_feedback
+from neurosim.models.dfc.steady_state import output_target, ssa_steady_state, steady_state_gradients
 
 DT = torch.float64
 

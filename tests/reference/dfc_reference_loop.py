@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from models.activations import phi
-from models.dfc.network import feedforward
+from neurosim.models.activations import phi
+from neurosim.models.dfc.network import feedforward
 
 
 @dataclass

@@ -16,11 +16,15 @@ from dfc_reference_loop import (
     time_integrated_gradients,
 )
 
-from models import registry
-from models.base import Task
-from models.dfc.network import feedforward
-from models.dfc.simulation import _simulator, forward_phase_gradients, sleep_phase_gradients
-from models.dfc.steady_state import output_target
+from neurosim.models import registry
+from neurosim.models.base import Task
+from neurosim.models.dfc.network import feedforward
+from neurosim.models.dfc.simulation import (
+    _simulator,
+    forward_phase_gradients,
+    sleep_phase_gradients,
+)
+from neurosim.models.dfc.steady_state import output_target
 from neurosim.testing import assert_allclose
 
 DT = torch.float64

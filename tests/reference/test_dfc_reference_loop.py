@@ -5,9 +5,9 @@ from __future__ import annotations
 import torch
 from dfc_reference_loop import controller_loop, last_step_gradients
 
-from models import diagnostics as diag
-from models.dfc.network import feedforward, weight_product_feedback
-from models.dfc.steady_state import output_target, ssa_steady_state, steady_state_gradients
+from neurosim.models import diagnostics as diag
+from neurosim.models.dfc.network import feedforward, weight_product_feedback
+from neurosim.models.dfc.steady_state import output_target, ssa_steady_state, steady_state_gradients
 
 DT = torch.float64
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from models import diagnostics as diag
-from models import registry
-from models.base import Task
+from neurosim.models import diagnostics as diag
+from neurosim.models import registry
+from neurosim.models.base import Task
 
 DT = torch.float64
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from models import registry
-from models.base import Task
+from neurosim.models import registry
+from neurosim.models.base import Task
 from neurosim.training.config import (
     CONFIG_ROOT,
     ConfigError,

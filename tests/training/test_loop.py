@@ -77,7 +77,7 @@ def test_keyboard_interrupt_leaves_resumable_checkpoint(tmp_path, toy, monkeypat
     full, cut = tmp_path / "full", tmp_path / "cut"
     train(cfg, full, dataset=toy, progress=False)
 
-    from models import registry
+    from neurosim.models import registry
 
     make = registry.get("test-noisy")
 
@@ -170,7 +170,7 @@ def test_subset_float32_and_bad_input(tmp_path, toy):
 def test_resume_is_exact_for_dfc_models(tmp_path, toy, model):
     """Also with trained feedback: the sleep phase's noise generators (inside the
     model's cached simulator) are checkpointed through the model's extra state."""
-    from models import registry
+    from neurosim.models import registry
 
     if model not in registry.available():
         pytest.skip(f"{model} is not registered")

@@ -9,9 +9,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from models import registry
-from models.base import Task, TrainableModel
 from neurosim.data.types import Dataset, Split
+from neurosim.models import registry
+from neurosim.models.base import Task, TrainableModel
 
 
 def toy_dataset(n_train: int = 96, n_in: int = 10, n_classes: int = 3, seed: int = 0) -> Dataset:

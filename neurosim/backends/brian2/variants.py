@@ -5,8 +5,8 @@ pyramidal soma, so every backend that lowers the IR runs them; brian2 is where t
 physical parameters enter, hence the unit checks (STYLE: units at the boundary).
 
 * :func:`conductance_soma_model` — the usual way: physical ``C, g_L, g_B, g_A`` (brian2
-  quantities) -> the dimensionless :class:`~circuits.SomaModel` and ``tau_v`` of a
-  :class:`~circuits.PyramidalLayer` (or ``HierarchyBuilder(soma=..., tau_v=...)``), so
+  quantities) -> the dimensionless :class:`~neurosim.circuits.SomaModel` and ``tau_v`` of a
+  :class:`~neurosim.circuits.PyramidalLayer` (or ``HierarchyBuilder(soma=..., tau_v=...)``), so
   a user switches the soma of the same circuit objects.
 
 IR -> IR rewrites of an already built model (same results as the circuit parameters):
@@ -36,7 +36,7 @@ import dataclasses
 
 import brian2 as b2
 
-from circuits.pyramidal import SomaModel
+from neurosim.circuits.pyramidal import SomaModel
 from neurosim.ir import Integrate, LocalPlasticity, Model, Nonlinearity, SpikeSoma, Variable
 
 

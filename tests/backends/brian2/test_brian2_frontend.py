@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 import neurosim
-from circuits import AutapseIntegrator, PIController, SomaModel
 from neurosim.backends.brian2 import Brian2Simulator
+from neurosim.circuits import AutapseIntegrator, PIController, SomaModel
 from neurosim.cli.simulate import default_inputs
 
 torch = pytest.importorskip("torch")
