@@ -10,8 +10,9 @@ A model family registers a factory with the decorator::
 (unknown key -> error naming the key and the allowed ones). ``seed`` seeds the
 model's own random draws (initial weights, noise) so that it is independent of the
 data order. Built-in families are imported on first lookup: ``neurosim.models.baselines``
-(bp, fa, dfa) and ``neurosim.models.dfc`` (the DFC family; its ``__init__`` imports the modules
-that call :func:`register`).
+(bp, fa, dfa), ``neurosim.models.dfc`` (the DFC family; its ``__init__`` imports the modules
+that call :func:`register`) and ``neurosim.models.learned_feedback`` (wm, ia, sa, aa, kp,
+sign-sym).
 """
 
 from __future__ import annotations
@@ -25,7 +26,11 @@ import torch
 from neurosim.models.base import Task, TrainableModel
 
 #: modules whose import registers the built-in models
-BUILTIN_MODULES: tuple[str, ...] = ("neurosim.models.baselines", "neurosim.models.dfc")
+BUILTIN_MODULES: tuple[str, ...] = (
+    "neurosim.models.baselines",
+    "neurosim.models.dfc",
+    "neurosim.models.learned_feedback",
+)
 
 
 class ModelFactory(Protocol):
