@@ -68,15 +68,16 @@ def test_fa_log_loss_falls_linearly_at_the_predicted_rate():
 
 
 def test_alignment_grows_with_regularisation_and_not_without():
-    """E2: 5 seeds at p = 400. Under the null hypothesis (beta independent of b) the cosine
-    is about N(0, 1/p), std 0.05: the thresholds are 8 standard deviations apart."""
+    """E2: 5 seeds at p = 400 (measured: lambda = 0.1 gives 0.61-0.66, lambda = 0 gives
+    0.01-0.08). Under the null hypothesis (beta independent of b) the cosine is about
+    N(0, 1/p), std 0.05: 0.5 is 10 standard deviations out, and every seed must pass."""
     X, y = tl.teacher_data(20, 10, seed=0)
     cos = {}
     for lam in (0.0, 0.1):
         cfg = tl.TwoLayerConfig(p=400, activation="relu", rule="fa", eta=0.1, lam=lam, steps=600)
         cos[lam] = [float(tl.train(cfg, X, y, seed=s, record_every=600).cos_beta_b[-1])
                     for s in range(5)]  # fmt: skip
-    assert all(c > 0.6 for c in cos[0.1]), cos
+    assert all(c > 0.5 for c in cos[0.1]), cos
     assert all(abs(c) < 0.2 for c in cos[0.0]), cos
     initial = [tl.cosine(tl.init_params(400, 10, s).beta, tl.init_params(400, 10, s).b)
                for s in range(5)]  # fmt: skip
