@@ -227,3 +227,11 @@ def test_shipped_configs_build_with_the_reference_defaults(name, dataset):
                 "sa": {"decay": 1e-3, "self": 2e-3}, "aa": {"sparse": 1e-3, "amp": 2e-3},
                 "kp": {"decay": 1e-3}, "sign-sym": {}}  # fmt: skip
     assert model.cfg.coefficients == defaults[name]
+
+
+def test_oja_variant_config_builds():
+    training = pytest.importorskip("neurosim.training.config")
+    cfg = training.load_config(CONFIGS / "mnist" / "wm-oja.yaml")
+    small = {**cfg.model_params(), "size_hidden": [4, 4, 4]}
+    model = registry.create(cfg.model, Task("classification", 6, 3), small)
+    assert model.cfg.oja and model.cfg.coefficients == {"amp": 1e-3}
