@@ -72,9 +72,7 @@ def e1(args: argparse.Namespace) -> dict[str, Any]:
         ax.set_xlabel("step")
         ax.set_ylabel("1/2 ||e||^2")
         ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(args.out / "e1_convergence.png", dpi=100)
-    plt.close(fig)
+    _save(fig, args.out / "e1_convergence.png")
     return out
 
 
@@ -148,9 +146,7 @@ def _plot_alignment(args: argparse.Namespace, runs: dict) -> None:
     ax.set_xlabel("step")
     ax.set_ylabel("degrees")
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(args.out / "e2_alignment.png", dpi=100)
-    plt.close(fig)
+    _save(fig, args.out / "e2_alignment.png")
 
 
 def _plot_tradeoff(args: argparse.Namespace, out: dict[str, Any]) -> None:
@@ -167,8 +163,12 @@ def _plot_tradeoff(args: argparse.Namespace, out: dict[str, Any]) -> None:
         ax.set_title(title)
         ax.legend(fontsize=7)
     a1.set_yscale("log")
+    _save(fig, args.out / "e3_tradeoff.png")
+
+
+def _save(fig: plt.Figure, path: Path) -> None:
     fig.tight_layout()
-    fig.savefig(args.out / "e3_tradeoff.png", dpi=100)
+    fig.savefig(path, dpi=100)
     plt.close(fig)
 
 

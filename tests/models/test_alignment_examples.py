@@ -1,0 +1,69 @@
+"""The issue-14 example scripts run end to end at small sizes and write their outputs."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _run(script: str, *args: str, timeout: int = 600) -> subprocess.CompletedProcess:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / script), *args],
+        capture_output=True, text=True, timeout=timeout, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done
+
+
+def _mnist_cached() -> bool:
+    from neurosim.data import load_dataset
+
+    try:
+        load_dataset("mnist", download=False)
+    except Exception:  # noqa: BLE001
+        return False
+    return True
+
+
+@pytest.mark.example
+def test_fixed_points_example(tmp_path):
+    _run("alignment_fixed_points.py", "--out", str(tmp_path), "--steps", "300")
+    results = json.loads((tmp_path / "results.json").read_text())
+    for rule in ("SA", "AA", "WM", "IA", "WM-Oja"):
+        assert results["white (exact)"][rule]["final_distance_to_B_star"] < 1e-10, rule
+    assert results["white (exact)"]["IA"]["final_angle_to_W_T"] > 5.0  # a ridge pinv
+    assert (tmp_path / "fixed_points.png").stat().st_size > 1000
+
+
+@pytest.mark.slow
+@pytest.mark.example
+def test_alignment_table_example(tmp_path):
+    if not _mnist_cached():
+        pytest.skip("MNIST is not cached locally (run `neurosim data fetch mnist`)")
+    args = ["--out", str(tmp_path), "--epochs", "1", "--seeds", "0", "1", "--subset", "256",
+            "--methods", "bp", "sa", "--datasets", "mnist"]  # fmt: skip
+    _run("alignment_table.py", *args)
+    table = json.loads((tmp_path / "table.json").read_text())["table"]["mnist"]
+    assert table["bp"]["final"]["angle_B_WT/layer2"]["mean"] == pytest.approx(0.0, abs=1e-3)
+    assert table["sa"]["test_error_best_val"]["n"] == 2
+    assert "| sa | 2 |" in (tmp_path / "table.md").read_text()
+    assert (tmp_path / "curves_mnist.png").is_file()
+    # a second call finds the finished runs and only writes the report
+    again = _run("alignment_table.py", *args)
+    assert "done (1 epochs)" in again.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.example
+def test_fa_two_layer_example_quick(tmp_path):
+    _run("fa_two_layer.py", "--out", str(tmp_path), "--quick")
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert all(v["fitted_slope"] < 0 for v in results["e1"].values())
+    for name in ("e1_convergence.png", "e2_alignment.png", "e3_tradeoff.png"):
+        assert (tmp_path / name).is_file(), name
