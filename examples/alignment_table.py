@@ -116,31 +116,41 @@ def _fmt(ms: dict[str, float], scale: float = 1.0, digits: int = 2) -> str:
     return f"{scale * ms['mean']:.{digits}f} ± {scale * ms['std']:.{digits}f}"
 
 
+def _angle_cells(e: dict[str, Any], key: str, layers: list[int]) -> list[str]:
+    cells = []
+    for i in layers:
+        ms = e["final"].get(f"{key}/layer{i}")
+        cells.append(_fmt(ms, digits=1) if ms else "–")
+    return cells
+
+
 def markdown(table: dict[str, Any], args: argparse.Namespace) -> str:
     lines = [
         f"# Backward-weight rules: {args.epochs} epochs, {args.dtype}, seeds {args.seeds}",
         "",
         "Test error (%) at the best-validation epoch and at the last epoch, mean ± std over "
-        "seeds; final angles (degrees) between B_l and W_l^T (`angle_B_WT`) and between each "
-        "layer's update and the BP gradient (`angle_bp`), mean ± std.",
+        "seeds, and final angles (degrees, mean ± std): between B_l and W_l^T "
+        "(`angle_B_WT`), between each layer's update and the BP gradient (`angle_bp`), "
+        "and between x B_l and x W_l^T on a validation batch (`angle_projection`).",
     ]
     for dataset, methods in table.items():
         layers = sorted({int(k.split("layer")[1]) for e in methods.values() for k in e["final"]})
-        b_layers = [i for i in layers if i >= 2]
+        b_layers, w_layers = [i for i in layers if i >= 2], layers[:-1]
         head = ["method", "n", "test err (best val)", "test err (last)"]
         head += [f"∠(B{i},W{i}ᵀ)" for i in b_layers]
-        head += [f"∠(ΔW{i},BP)" for i in layers[:-1]]
         lines += ["", f"## {dataset}", "", "| " + " | ".join(head) + " |"]
         lines.append("|" + "---|" * len(head))
         for method, e in methods.items():
             cells = [method, str(e["test_error_best_val"]["n"])]
             cells += [_fmt(e["test_error_best_val"], 100), _fmt(e["test_error_last"], 100)]
-            for i in b_layers:
-                ms = e["final"].get(f"angle_B_WT/layer{i}")
-                cells.append(_fmt(ms, digits=1) if ms else "–")
-            for i in layers[:-1]:
-                ms = e["final"].get(f"angle_bp/layer{i}")
-                cells.append(_fmt(ms, digits=1) if ms else "–")
+            cells += _angle_cells(e, "angle_B_WT", b_layers)
+            lines.append("| " + " | ".join(cells) + " |")
+        head = ["method"] + [f"∠(ΔW{i},BP)" for i in w_layers]
+        head += [f"∠(xB{i},xW{i}ᵀ)" for i in b_layers]
+        lines += ["", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        for method, e in methods.items():
+            cells = [method, *_angle_cells(e, "angle_bp", w_layers)]
+            cells += _angle_cells(e, "angle_projection", b_layers)
             lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
