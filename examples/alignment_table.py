@@ -9,11 +9,14 @@ Trains every (dataset, method, seed) with its shipped config
 (``models/configs/{dataset}/{method}.yaml``: 784-256-256-256-10 tanh, the DFC table's
 Adam settings, the reference code's coefficients) and ``--diagnostics``, one run after
 the other, each in ``OUT/{dataset}/{method}/seed{k}``. Interrupt it at any time: a
-finished run is skipped and an unfinished one resumed from its last epoch. Then it
-writes ``OUT/table.md`` and ``OUT/table.json``: test error (at the best-validation
-epoch, the project's protocol, and at the last epoch) as mean ± std over seeds, the
-final angle between ``B_l`` and ``W_l^T`` and between each layer's update and the BP
-gradient, and ``OUT/curves_{dataset}.png`` (test error and B/W^T angles per epoch).
+finished run is skipped and an unfinished one resumed from its last epoch (so a
+larger ``--epochs`` extends the runs of a smaller one exactly). Then it writes
+``OUT/table_{E}ep.md`` and ``OUT/table_{E}ep.json`` (E = ``--epochs``; runs with more
+epochs are cut at E): test error (at the best-validation epoch, the project's
+protocol, and at the last epoch) as mean ± std over seeds, the final angles between
+``B_l`` and ``W_l^T``, between each layer's update and the BP gradient and between
+the projections ``x B_l`` and ``x W_l^T``, and ``OUT/curves_{dataset}_{E}ep.png``
+(test error and B/W^T angles per epoch).
 """
 
 from __future__ import annotations
@@ -185,7 +188,7 @@ def plot_curves(args: argparse.Namespace) -> list[Path]:
         axes[0].legend(fontsize=8)
         fig.suptitle(f"{dataset}: mean over seeds {args.seeds}")
         fig.tight_layout()
-        path = args.out / f"curves_{dataset}.png"
+        path = args.out / f"curves_{dataset}_{args.epochs}ep.png"
         fig.savefig(path, dpi=100)
         plt.close(fig)
         made.append(path)
@@ -208,11 +211,12 @@ def main() -> None:
     if not args.report:
         train_all(args)
     table = collect(args)
-    (args.out / "table.json").write_text(
+    stem = f"table_{args.epochs}ep"
+    (args.out / f"{stem}.json").write_text(
         json.dumps({"epochs": args.epochs, "dtype": args.dtype, "table": table}, indent=1)
     )
     text = markdown(table, args)
-    (args.out / "table.md").write_text(text)
+    (args.out / f"{stem}.md").write_text(text)
     print(text)
     for path in plot_curves(args):
         print("plot:", path)

@@ -49,11 +49,11 @@ def test_alignment_table_example(tmp_path):
     args = ["--out", str(tmp_path), "--epochs", "1", "--seeds", "0", "1", "--subset", "256",
             "--methods", "bp", "sa", "--datasets", "mnist"]  # fmt: skip
     _run("alignment_table.py", *args)
-    table = json.loads((tmp_path / "table.json").read_text())["table"]["mnist"]
+    table = json.loads((tmp_path / "table_1ep.json").read_text())["table"]["mnist"]
     assert table["bp"]["final"]["angle_B_WT/layer2"]["mean"] == pytest.approx(0.0, abs=1e-3)
     assert table["sa"]["test_error_best_val"]["n"] == 2
-    assert "| sa | 2 |" in (tmp_path / "table.md").read_text()
-    assert (tmp_path / "curves_mnist.png").is_file()
+    assert "| sa | 2 |" in (tmp_path / "table_1ep.md").read_text()
+    assert (tmp_path / "curves_mnist_1ep.png").is_file()
     # a second call finds the finished runs and only writes the report
     again = _run("alignment_table.py", *args)
     assert "done (1 epochs)" in again.stdout
