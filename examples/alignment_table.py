@@ -32,6 +32,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from neurosim.training import default_config, train  # noqa: E402
 from neurosim.training.metrics import read_jsonl  # noqa: E402
@@ -184,6 +185,7 @@ def plot_curves(args: argparse.Namespace) -> list[Path]:
                                      "∠(B4, W4ᵀ) (deg)"), strict=True):  # fmt: skip
             ax.set_title(title)
             ax.set_xlabel("epoch")
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         axes[0].set_yscale("log")
         axes[0].legend(fontsize=8)
         fig.suptitle(f"{dataset}: mean over seeds {args.seeds}")
