@@ -5,7 +5,8 @@ each op runs in list order and reads current values, in float64 and without nois
 A plasticity op samples at its position in the step, for the steps in its window
 (window "all" also at k = 0). ``plasticity="accumulate"`` returns the mean update
 ``scale <f(post) - f(baseline), pre> - decay W``; ``"online"`` applies
-``W += lr*dt*dW_k`` at each sample.
+``W += lr*dt*dW_k`` at each sample. A time-varying input ``(T, batch, n)`` is read as
+the backends read it: row 0 by the init ops, row ``k - 1`` by step ``k``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import numpy as np
 from neurosim.ir import (
     Copy,
     DenseProjection,
+    ErrorSignal,
     Integrate,
     LocalPlasticity,
     Model,
@@ -44,11 +46,13 @@ def simulate(model: Model, inputs: dict, steps: int, plasticity=None, lr: float 
         raise ValueError(f"numpy reference: ops {noisy} are noisy; it simulates noise-free models")
     P = {v.name: np.array(v.value, float) for v in model.of_kind("parameter")}
     P.update({k: np.array(v, float) for k, v in (params or {}).items()})
-    batch = next(iter(inputs.values())).shape[0] if inputs else 1
+    batch = next(iter(inputs.values())).shape[-2] if inputs else 1
+    rows = {k: np.asarray(v, float) for k, v in inputs.items() if model.variables[k].time_varying}
     S = {
         v.name: np.zeros((batch, v.size)) for v in model.variables.values() if v.kind != "parameter"
     }
     S.update({k: np.asarray(v, float) for k, v in inputs.items()})
+    S.update({k: x[0] for k, x in rows.items()})
     T = steps + 1
     acc = {}
     W0 = {k: v.copy() for k, v in P.items()}
@@ -96,6 +100,8 @@ def simulate(model: Model, inputs: dict, steps: int, plasticity=None, lr: float 
             else:
                 p = np.exp(r) / np.exp(r).sum(-1, keepdims=True)
                 S[op.out] = r - op.lam * (p - y)
+        elif isinstance(op, ErrorSignal):
+            S[op.out] = (S[op.prediction] - S[op.target]) * (S[op.gate] if op.gate else 1.0)
         elif isinstance(op, LocalPlasticity):
             if plasticity is not None and k > 0:
                 learn(op, k)
@@ -110,6 +116,7 @@ def simulate(model: Model, inputs: dict, steps: int, plasticity=None, lr: float 
                 learn(op, 0)
     traces = {name: [S[name].copy()] for name in S}
     for k in range(1, T):
+        S.update({name: x[k - 1] for name, x in rows.items()})
         for op in model.step_ops:
             run(op, k)
         for name in S:
