@@ -145,9 +145,8 @@ def test_descent_condition_predicts_the_sign_of_the_one_step_loss_change():
     lam, vecs = torch.linalg.eigh(0.5 * (D @ B + (D @ B).T))
     assert lam[0] < 0  # indefinite: the worst error direction ascends
     e = 0.1 * vecs[:, 0]
-    V, W, o_prev, k = torch.eye(2, dtype=F64), torch.zeros(2, 2, dtype=F64), *[
-        torch.full((2,), 0.5, dtype=F64)
-    ] * 2
+    V, W = torch.eye(2, dtype=F64), torch.zeros(2, 2, dtype=F64)
+    o_prev = k = torch.full((2,), 0.5, dtype=F64)
     y = torch.sigmoid(a) - e
     actual, predicted = descent.one_step_change(W, o_prev, a, V, 0 * y, y, B, k, 1e-3)
     assert descent.descent_margin(e, a, V, B) < 0

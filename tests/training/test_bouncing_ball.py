@@ -73,8 +73,6 @@ def test_horizon_longer_than_the_trajectory_is_refused(tmp_path, capsys):
     with pytest.raises(ConfigError, match=r"unknown data_options \['gravity'\]"):
         train(small_config("bptt", data_options={"gravity": 9.8}), tmp_path / "b")
     yaml = tmp_path / "c.yaml"
-    yaml.write_text(
-        "model: autapse-rnn\ndataset: bouncing-ball\ndata_options: {horizon: 500}\n"
-    )
+    yaml.write_text("model: autapse-rnn\ndataset: bouncing-ball\ndata_options: {horizon: 500}\n")
     assert main(["train", "--config", str(yaml), "--out", str(tmp_path / "c")]) == 2
     assert "horizon=500 is not shorter than the trajectory" in capsys.readouterr().err
