@@ -126,3 +126,16 @@ def test_error_driven_rule_checks_its_nodes():
         neurosim.build(net, dt=1.0)
     with pytest.raises(ValidationError, match=r"ErrorDrivenRule.*eta"):
         ErrorDrivenRule(error="e", eta=0.0)
+
+
+def test_circuit_file_round_trip(tmp_path):
+    net = AutapseRNNBuilder(
+        hidden_size=3, recurrent_bias=True, readout_eta=0.1, gate=True, input_init=Normal(std=0.5)
+    ).build()
+    neurosim.save_circuit(net, tmp_path / "autapse_rnn.yaml")
+    loaded = neurosim.load_circuit(tmp_path / "autapse_rnn.yaml")
+    loaded = loaded[0] if isinstance(loaded, tuple) else loaded
+    a, b = neurosim.build(net, dt=1.0), neurosim.build(loaded, dt=1.0)
+    assert str(a) == str(b)
+    for var in a.of_kind("parameter"):
+        np.testing.assert_array_equal(var.value, b.variables[var.name].value)
