@@ -207,13 +207,7 @@ def e3(ex: Experiment) -> None:
 def angles(ex: Experiment) -> None:
     """E4 (second half): angle between each rule's dW and the BPTT gradient step
     ``-dL/dW`` of the summed loss, on 5 validation trajectories, every epoch."""
-    settings = {}
-    for N, io in ((2, "identity"), (10, "random")):
-        extra = {"hidden_size": N, "io_weights": io}
-        if N != 2:
-            extra["feedback_sharing"] = "pathway"
-        for rule in (*RULES, "rflo"):
-            settings[f"{rule}, N={N}"] = (rule, ex.params(rule, **extra))
+    settings = two_sizes(ex, (*RULES, "rflo"))
     runs, _ = ex.runs(settings, diagnostics=True, batch_size=5 if not ex.quick else 2)
     folder = ex.folder("angles")
     plot_curves(runs, ("angle_bptt/layer1",), folder / "angles.png",
@@ -272,14 +266,7 @@ def bias(ex: Experiment) -> None:
 
 def rflo(ex: Experiment) -> None:
     """Beyond (c): RFLO (sigma' inside the trace) against the autapse rule."""
-    settings = {}
-    for N, io in ((2, "identity"), (10, "random")):
-        extra = {"hidden_size": N, "io_weights": io}
-        if N != 2:
-            extra["feedback_sharing"] = "pathway"
-        for rule in ("autapse-rnn", "rflo"):
-            settings[f"{rule}, N={N}"] = (rule, ex.params(rule, **extra))
-    runs, _ = ex.runs(settings)
+    runs, _ = ex.runs(two_sizes(ex, ("autapse-rnn", "rflo")))
     folder = ex.folder("rflo")
     plot_curves(runs, ("val_mse", "val_affine_mse"), folder / "rflo_mse.png",
                 "Beyond (c): RFLO vs the autapse rule")  # fmt: skip
@@ -288,6 +275,17 @@ def rflo(ex: Experiment) -> None:
 
 
 # -- helpers ------------------------------------------------------------------------
+def two_sizes(ex: Experiment, rules: tuple[str, ...]) -> dict[str, tuple[str, dict]]:
+    """Settings of ``rules`` at N = 2 (U = V = I, the configs) and N = 10 (random U, V)."""
+    settings = {}
+    for N in (2, 10):
+        extra = {} if N == 2 else {"hidden_size": N, "io_weights": "random",
+                                   "feedback_sharing": "pathway"}  # fmt: skip
+        for rule in rules:
+            settings[f"{rule}, N={N}"] = (rule, ex.params(rule, **extra))
+    return settings
+
+
 def _epoch_stat(seed_runs: list, key: str, epoch: int) -> dict[str, float]:
     return final([r[: epoch + 1] for r in seed_runs], key)
 

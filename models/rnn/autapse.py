@@ -23,8 +23,7 @@ from neurosim.backends.torch import TorchSimulator
 from neurosim.circuits import AutapseRNNBuilder
 from neurosim.core.init import Given
 from neurosim.models.base import Task
-from neurosim.models.registry import register
-from neurosim.models.rnn.base import RNNModel
+from neurosim.models.rnn.base import RNNModel, register_rule
 from neurosim.models.rnn.config import RNNConfig
 from neurosim.models.rnn.network import masked_mse
 
@@ -32,6 +31,7 @@ from neurosim.models.rnn.network import masked_mse
 SHARED = {"R.W": "W", "R.b": "b", "V.W": "V", "V.b": "c", "W_in.W": "U", "B.W": "B"}
 
 
+@register_rule
 class AutapseRNNModel(RNNModel):
     """Online autapse-rule learner (module docstring); ``circuit`` is its IR model."""
 
@@ -107,17 +107,3 @@ class AutapseRNNModel(RNNModel):
         sim = self.simulator()
         sim.reset(self._inputs(x, x))
         return sim.run(x.shape[1], record=["k.x"], plasticity="off").traces["k.x"][1:]
-
-
-@register("autapse-rnn")
-def make_autapse_rnn(
-    task: Task,
-    params: dict[str, Any],
-    *,
-    device: torch.device | str = "cpu",
-    dtype: torch.dtype = torch.float64,
-    seed: int = 42,
-) -> AutapseRNNModel:
-    """Registry factory: ``params`` validated by :class:`RNNConfig`."""
-    cfg = RNNConfig.from_params(params)
-    return AutapseRNNModel(task, cfg, device=device, dtype=dtype, seed=seed)

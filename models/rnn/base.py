@@ -17,6 +17,7 @@ from torch import Tensor, nn
 
 from neurosim.models.base import Task, TrainableModel
 from neurosim.models.diagnostics import angle
+from neurosim.models.registry import register
 from neurosim.models.rnn.config import RNNConfig
 from neurosim.models.rnn.descent import descent_fraction
 from neurosim.models.rnn.network import (
@@ -138,3 +139,23 @@ class RNNModel(TrainableModel):
     def extra_repr(self) -> str:
         c: Any = self.cfg
         return f"N={c.hidden_size}, lr={c.lr:g}, tau={c.tau:g}, io={c.io_weights}"
+
+
+def register_rule(cls: type[RNNModel]) -> type[RNNModel]:
+    """Class decorator: register ``cls`` under ``cls.name`` for ``neurosim train`` with a
+    factory whose ``params`` are validated by :class:`RNNConfig`."""
+
+    def make(
+        task: Task,
+        params: dict[str, Any],
+        *,
+        device: torch.device | str = "cpu",
+        dtype: torch.dtype = torch.float64,
+        seed: int = 42,
+    ) -> RNNModel:
+        return cls(task, RNNConfig.from_params(params), device=device, dtype=dtype, seed=seed)
+
+    make.__qualname__ = make.__name__ = f"make_{cls.name.replace('-', '_')}"
+    make.__doc__ = f"Registry factory of ``{cls.name}``: params validated by RNNConfig."
+    register(cls.name)(make)
+    return cls

@@ -9,15 +9,9 @@ the delta rule (for these rules the exact gradient).
 
 from __future__ import annotations
 
-from typing import Any
-
-import torch
 from torch import Tensor
 
-from neurosim.models.base import Task
-from neurosim.models.registry import register
-from neurosim.models.rnn.base import RNNModel
-from neurosim.models.rnn.config import RNNConfig
+from neurosim.models.rnn.base import RNNModel, register_rule
 from neurosim.models.rnn.network import Trajectory, masked_mse, time_weights
 from neurosim.models.rnn.through_time import (
     bptt_gradients,
@@ -56,6 +50,7 @@ class ThroughTimeModel(RNNModel):
         return {"loss": loss}
 
 
+@register_rule
 class BPTTModel(ThroughTimeModel):
     """Backpropagation through time by autograd (the source's eqs. 1-3 through time)."""
 
@@ -65,6 +60,7 @@ class BPTTModel(ThroughTimeModel):
         return bptt_gradients(x, y, w, self.W, self.U, self.V, self.c, self.b)
 
 
+@register_rule
 class FARNNModel(ThroughTimeModel):
     """Feedback alignment through time: ``B_fa^T`` replaces ``W^T`` in the recursion
     (eqs. 4-5); the readout's ``V^T`` is kept."""
@@ -75,6 +71,7 @@ class FARNNModel(ThroughTimeModel):
         return recursion_gradients(traj, traj.y - y, w, self.V, self.B_fa)
 
 
+@register_rule
 class DFARNNModel(ThroughTimeModel):
     """Direct feedback alignment through time (eq. 6): ``sigma' * B_dfa^T e`` at every
     unrolled step (``dfa_error``: the current error or each step's own)."""
@@ -83,23 +80,3 @@ class DFARNNModel(ThroughTimeModel):
 
     def gradients(self, x: Tensor, y: Tensor, w: Tensor, traj: Trajectory) -> tuple[Tensor, Tensor]:
         return dfa_gradients(traj, traj.y - y, w, self.B_dfa, self.cfg.dfa_error)
-
-
-def _factory(cls: type[ThroughTimeModel]):
-    def make(
-        task: Task,
-        params: dict[str, Any],
-        *,
-        device: torch.device | str = "cpu",
-        dtype: torch.dtype = torch.float64,
-        seed: int = 42,
-    ) -> ThroughTimeModel:
-        """Registry factory: ``params`` validated by :class:`RNNConfig`."""
-        return cls(task, RNNConfig.from_params(params), device=device, dtype=dtype, seed=seed)
-
-    make.__qualname__ = f"make_{cls.name.replace('-', '_')}"
-    return make
-
-
-for _cls in (BPTTModel, FARNNModel, DFARNNModel):
-    register(_cls.name)(_factory(_cls))

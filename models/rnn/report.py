@@ -19,6 +19,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from neurosim.training.sequences import draw_trajectory  # noqa: E402
+
 Runs = dict[str, list[list[dict[str, Any]]]]
 
 
@@ -108,14 +110,7 @@ def plot_predictions(
     n = len(panels)
     fig, axes = plt.subplots(1, n, figsize=(3.4 * n, 3.6), squeeze=False)
     for ax, (label, (true, pred, corrected)) in zip(axes[0], panels.items(), strict=True):
-        ax.plot(true[:, 0], true[:, 1], color="0.45", lw=1.6, label="true")
-        ax.plot(pred[:, 0], pred[:, 1], color="C1", lw=1.2, label="predicted")
-        if corrected is not None:
-            ax.plot(corrected[:, 0], corrected[:, 1], "--", color="C0", lw=1.0,
-                    label="affine-corrected")  # fmt: skip
-        ax.set_xlim(-0.05, 1.05)
-        ax.set_ylim(-0.05, 1.05)
-        ax.set_aspect("equal")
+        draw_trajectory(ax, true, pred, corrected)
         ax.set_title(label, fontsize=9)
     axes[0][0].legend(fontsize=7, loc="lower left")
     fig.suptitle(title)

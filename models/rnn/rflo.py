@@ -18,18 +18,14 @@ of every synapse of a row and the rule is the autapse rule. The trace is per syn
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import Tensor
 
-from neurosim.models.base import Task
-from neurosim.models.registry import register
-from neurosim.models.rnn.base import RNNModel
-from neurosim.models.rnn.config import RNNConfig
+from neurosim.models.rnn.base import RNNModel, register_rule
 from neurosim.models.rnn.network import masked_mse, sigmoid_prime
 
 
+@register_rule
 class RFLOModel(RNNModel):
     """Online RFLO learner (module docstring), batched over trajectories: every step
     applies the batch-mean update, as the autapse circuit does."""
@@ -76,16 +72,3 @@ class RFLOModel(RNNModel):
     def rule_update(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
         _, dW, db = self.run(x, y, apply=False)
         return dW, db
-
-
-@register("rflo")
-def make_rflo(
-    task: Task,
-    params: dict[str, Any],
-    *,
-    device: torch.device | str = "cpu",
-    dtype: torch.dtype = torch.float64,
-    seed: int = 42,
-) -> RFLOModel:
-    """Registry factory: ``params`` validated by :class:`RNNConfig`."""
-    return RFLOModel(task, RNNConfig.from_params(params), device=device, dtype=dtype, seed=seed)

@@ -81,11 +81,7 @@ def plot_trajectories(
     true = Y[:n].detach().cpu()
     fig, axes = plt.subplots(1, n, figsize=(3.6 * n, 3.6), squeeze=False)
     for i, ax in enumerate(axes[0]):
-        ax.plot(true[i, :, 0], true[i, :, 1], "-", color="0.4", lw=1.5, label="true")
-        ax.plot(pred[i, :, 0], pred[i, :, 1], "-", color="C1", lw=1.2, label="predicted")
-        ax.plot(true[i, 0, 0], true[i, 0, 1], "o", color="0.4", ms=4)
-        ax.plot(pred[i, 0, 0], pred[i, 0, 1], "o", color="C1", ms=4)
-        ax.set_aspect("equal", adjustable="datalim")
+        draw_trajectory(ax, true[i], pred[i])
         ax.set_title(f"sequence {i}")
     axes[0][0].legend(fontsize=8)
     fig.suptitle(title)
@@ -93,3 +89,16 @@ def plot_trajectories(
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return Path(path)
+
+
+def draw_trajectory(ax: Any, true: Any, pred: Any, corrected: Any = None) -> None:
+    """Draw one true (grey) and predicted (orange) trajectory ``(T, >=2)`` on ``ax``
+    (start points as dots), and optionally a corrected prediction (dashed blue)."""
+    ax.plot(true[:, 0], true[:, 1], "-", color="0.4", lw=1.5, label="true")
+    ax.plot(pred[:, 0], pred[:, 1], "-", color="C1", lw=1.2, label="predicted")
+    ax.plot(true[0, 0], true[0, 1], "o", color="0.4", ms=4)
+    ax.plot(pred[0, 0], pred[0, 1], "o", color="C1", ms=4)
+    if corrected is not None:
+        ax.plot(corrected[:, 0], corrected[:, 1], "--", color="C0", lw=1.0,
+                label="affine-corrected")  # fmt: skip
+    ax.set_aspect("equal", adjustable="datalim")
