@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import torch
 from torch import Tensor
 
@@ -100,10 +99,3 @@ class AutapseRNNModel(RNNModel):
         upd = sim.run(x.shape[1], plasticity="accumulate").updates
         dW = upd["R.W"]
         return dW, upd.get("R.b", torch.zeros_like(self.b))
-
-    def trace(self, x: Tensor) -> np.ndarray:
-        """The autapse traces ``k`` (T, batch, N) of a run without learning (a view into
-        the circuit, e.g. for plots)."""
-        sim = self.simulator()
-        sim.reset(self._inputs(x, x))
-        return sim.run(x.shape[1], record=["k.x"], plasticity="off").traces["k.x"][1:]
