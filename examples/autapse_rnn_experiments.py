@@ -165,7 +165,7 @@ def e2(ex: Experiment) -> None:
         for name, B in E2_FEEDBACK.items()
         for eta in etas[name]
     }
-    runs, _ = ex.runs(settings, diagnostics=True, batch_size=1)
+    runs, _ = ex.runs(settings, diagnostics=True, probe_size=5 if not ex.quick else 2)
     folder = ex.folder("e2")
     plot_curves(runs, ("val_mse", "descent_fraction"), folder / "e2_spectrum.png",
                 "E2: autapse rule, designed feedback B", log=False, ylabel="")  # fmt: skip
@@ -218,7 +218,7 @@ def angles(ex: Experiment) -> None:
     """E4 (second half): angle between each rule's dW and the BPTT gradient step
     ``-dL/dW`` of the summed loss, on 5 validation trajectories, every epoch."""
     settings = two_sizes(ex, (*RULES, "rflo"))
-    runs, _ = ex.runs(settings, diagnostics=True, batch_size=5 if not ex.quick else 2)
+    runs, _ = ex.runs(settings, diagnostics=True, probe_size=5 if not ex.quick else 2)
     folder = ex.folder("angles")
     plot_curves(runs, ("angle_bptt/layer1",), folder / "angles.png",
                 "E4: angle(dW of the rule, BPTT gradient step)", log=False,

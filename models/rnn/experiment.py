@@ -94,11 +94,12 @@ def run_rule(
     seed: int,
     batch_size: int = 1,
     diagnostics: bool = False,
+    probe_size: int = 1,
 ) -> tuple[list[dict[str, Any]], Any]:
     """Train rule ``name`` for ``epochs`` and return ``(records, model)``; record 0 is
     the initial network. Batches are shuffled by a generator seeded with ``seed`` (as
     ``neurosim train``); ``diagnostics`` adds the model's diagnostics on the first
-    ``batch_size`` validation trajectories every epoch (e.g. ``angle_bptt/layer1``)."""
+    ``probe_size`` validation trajectories every epoch (e.g. ``angle_bptt/layer1``)."""
     model = make_model(name, params, data, seed)
     gen = torch.Generator(device="cpu").manual_seed(seed)
     probe = data.val if data.val is not None else data.train
@@ -115,7 +116,7 @@ def run_rule(
         rec["seconds"] = time.perf_counter() - t0
         rec.update(measure(model, data))
         if diagnostics:
-            x, y = probe.X[:batch_size], probe.Y[:batch_size]
+            x, y = probe.X[:probe_size], probe.Y[:probe_size]
             rec.update(model.diagnostics(x, y))
         records.append(rec)
     return records, model
