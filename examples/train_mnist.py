@@ -29,8 +29,9 @@ def main() -> int:
     p.add_argument("--epochs", type=int, default=2)
     p.add_argument("--subset", type=int, default=None, help="first K training samples")
     p.add_argument("--dtype", default="float64", choices=("float32", "float64"))
-    p.add_argument("--out", type=Path, default=None,
-                   help="run directory (default: a new runs/train_mnist/MODEL-DATE-TIME)")  # fmt: skip
+    p.add_argument(
+        "--out", type=Path, default=None, help="run directory (default: a new one in runs/)"
+    )
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
     args = p.parse_args()
 
@@ -38,8 +39,9 @@ def main() -> int:
     cfg = default_config(args.model, "mnist").with_overrides(
         epochs=args.epochs, subset=args.subset, dtype=args.dtype
     )
-    print(f"{cfg.model}: lr_eff = {cfg.params['lr'] / cfg.params['target_stepsize']:.3g}, "
-          f"{cfg.epochs} epochs, batch {cfg.batch_size}, {cfg.dtype}; run directory {out}")  # fmt: skip
+    lr_eff = cfg.params["lr"] / cfg.params["target_stepsize"]
+    print(f"{cfg.model}: lr_eff = {lr_eff:.3g}, {cfg.epochs} epochs, batch {cfg.batch_size}, "
+          f"{cfg.dtype}; run directory {out}")  # fmt: skip
     try:
         result = train(cfg, out, resume=args.resume)
     except FileExistsError as err:

@@ -102,8 +102,10 @@ def test_help_shows_the_effective_defaults(capsys, monkeypatch):
     assert "None" not in text
     assert "the paper's config models/configs/DATASET/MODEL.yaml" in text
     assert "the config's seed: 42 in every paper config" in text
-    assert "the config's epochs: 100 in the paper configs; 25 for mnist-autoencoder; " \
+    assert (
+        "the config's epochs: 100 in the paper configs; 25 for mnist-autoencoder; "
         "300 for student-teacher" in text
+    )
     assert "the config's dtype: float64 in every paper config" in text
     assert "the config's batch_size: 128 in every paper config" in text
     assert "bars only when stderr is a terminal" in text

@@ -46,8 +46,8 @@ def test_estimate_is_the_measured_time_per_batch_times_the_epoch():
     per epoch: 4 s per pre-training epoch, 4 * (0.5 + 2 * 1.0) = 10 s per epoch."""
     stream = io.StringIO()
     rep = ConsoleReporter(stream=stream)
-    rep.plan("m on d", n_pretrain=3, pretrain_done=0, epochs=5, epochs_done=0,
-             feedback_passes=2, n_batches=4, n_samples=64, batch_size=16, setting="cpu")  # fmt: skip
+    rep.plan("m on d", n_pretrain=3, pretrain_done=0, epochs=5, epochs_done=0, feedback_passes=2,
+             n_batches=4, n_samples=64, batch_size=16, setting="cpu")  # fmt: skip
     for _ in range(4):
         rep.batch("feedback", 1.0)
     assert "about 4 s per feedback pre-training epoch" in stream.getvalue()
