@@ -30,6 +30,7 @@ import argparse
 import json
 import os
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -37,9 +38,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from neurosim.backends.brian2 import Brian2Simulator
-from neurosim.backends.torch import TorchSimulator
-from neurosim.testing import dfc_model
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.common import progress  # noqa: E402
+from neurosim.backends.brian2 import Brian2Simulator  # noqa: E402
+from neurosim.backends.torch import TorchSimulator  # noqa: E402
+from neurosim.testing import dfc_model  # noqa: E402
 
 CIRCUITS = {"dfc_15_10_10_5": (15, 10, 10, 5), "dfc_784_256_256_256_10": (784, 256, 256, 256, 10)}
 TARGETS = ("numpy", "cython", "cpp_standalone")
@@ -119,9 +122,12 @@ def main(argv: list[str] | None = None) -> dict:
     for name, sizes in CIRCUITS.items():
         row = results.setdefault(name, {})
         for batch in (1, 128):
+            progress(f"{name}: torch batch {batch}, {args.repeats} runs of {steps} steps")
             row[f"torch_batch{batch}"] = time_torch(sizes, batch, steps, args.repeats)
         for target in args.targets:
             n = {"numpy": 1, "cython": 2, "cpp_standalone": 5}[target]
+            progress(f"{name}: brian2 {target}, {n} samples x {args.repeats} runs of {steps} "
+                     "steps (the first run generates and compiles code unless cached)")  # fmt: skip
             row[f"brian2_{target}"] = time_brian2(sizes, target, steps, n, args.repeats)
         ref = row["torch_batch1"]["run_seconds_per_sample"]
         print(f"\n{name}: {steps} steps per sample, float64, accumulate")

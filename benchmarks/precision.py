@@ -30,6 +30,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.common import progress  # noqa: E402
 from benchmarks.train_epoch import BATCH, mnist_or_synthetic  # noqa: E402
 from neurosim.models import registry  # noqa: E402
 from neurosim.models.base import Task  # noqa: E402
@@ -98,6 +99,7 @@ def main(argv: list[str] | None = None) -> dict:
         for name in models:
             if state is not None and name not in DFC_FAMILY:
                 continue  # a DFC checkpoint holds no baseline weights
+            progress(f"{point}: {name} in float32 and float64")
             r = row[name] = compare(name, X, y, state)
             print(f"{point:40s} {name:15s} {r['max_rel_error']:12.2e} "
                   f"{r['max_angle_deg']:9.3f}°")  # fmt: skip

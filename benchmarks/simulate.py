@@ -33,7 +33,15 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import interleaved, machine, matmul_peak_callable, stats, table, write_json  # noqa: E402
+from common import (  # noqa: E402
+    interleaved,
+    machine,
+    matmul_peak_callable,
+    progress,
+    stats,
+    table,
+    write_json,
+)
 
 from neurosim.backends.torch import TorchSimulator  # noqa: E402
 from neurosim.testing import dfc_model  # noqa: E402
@@ -178,6 +186,8 @@ def main(argv: list[str] | None = None) -> dict:
         )
     ]
     for dtype, tag in ((torch.float32, "float32"), (torch.float64, "float64")):
+        progress(f"{tag}: {repeats} interleaved rounds (+1 warm-up) of the backend, the plain "
+                 f"loop and the matmul peak; {steps} steps, batch {args.batch}")  # fmt: skip
         r = bench(dtype, steps, args.batch, repeats, args.compile)
         out[tag] = r
         out[f"seconds_per_sample_{tag}"] = r["seconds_per_sample"]["min"]
@@ -198,6 +208,7 @@ def main(argv: list[str] | None = None) -> dict:
                 f"{r['updates_rel_err_vs_plain']:.1e}",
             )
         )
+    progress("done")
     print(table(rows))
     if args.compile:
         print(

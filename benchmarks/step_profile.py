@@ -34,7 +34,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.common import machine, table, write_json  # noqa: E402
+from benchmarks.common import machine, progress, table, write_json  # noqa: E402
 from benchmarks.train_epoch import mnist_or_synthetic  # noqa: E402
 from neurosim.models import registry  # noqa: E402
 from neurosim.models.base import Task  # noqa: E402
@@ -152,9 +152,13 @@ def main(argv: list[str] | None = None) -> int:
         p.error(f"{args.model} has frozen feedback weights: no sleep phase")
     calls, steps = (50, 20) if args.quick else (400, 200)
     prog, step_args, source = bound_step(model, args.phase, args.rows, dtype)
+    progress(f"timing each line of the step: {calls} calls x {args.repeats} rounds")
     lines = line_table(prog, step_args, calls, args.repeats)
+    progress(f"timing the whole step: {steps} steps x {args.repeats} rounds, alone and "
+             f"{args.side_by_side} threads side by side")  # fmt: skip
     whole = per_call_us(lambda: prog.step(*step_args), steps, args.repeats)
     side = side_by_side_us(prog, step_args, args.side_by_side, steps, args.repeats)
+    progress("done")
     mm = sum(us for code, us in lines if MATMUL.search(code))
     total = sum(us for _, us in lines)
     rows = [("us", "share", "line")]

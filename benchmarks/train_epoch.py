@@ -41,7 +41,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.common import matmul_peak_gflops  # noqa: E402
+from benchmarks.common import matmul_peak_gflops, progress  # noqa: E402
 from neurosim.models import registry  # noqa: E402
 from neurosim.models.base import Task  # noqa: E402
 from neurosim.training.config import default_config  # noqa: E402
@@ -197,6 +197,7 @@ def main(argv: list[str] | None = None) -> int:
         results[name], meta["details"][name], meta["fraction_of_matmul_peak"][name] = {}, {}, {}
         row, need = f"{name:<15}", ""
         for dt in args.dtypes:
+            progress(f"{name} {dt}: 1 warm-up + {k} timed batches per phase")
             try:
                 r = bench_model(name, dt, X, y, k, meta["matmul_peak_gflops"][dt])
             except Exception as err:  # noqa: BLE001 (report and continue)

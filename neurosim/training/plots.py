@@ -210,8 +210,8 @@ def _epoch_axis(ax: Axes, n_pre: int) -> None:
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     if n_pre:
         ax.axvspan(0.5 - n_pre, 0.5, color="0.85", zorder=0)
-        ax.text(0.5 - n_pre / 2, 0.98, "feedback\npre-training", transform=ax.get_xaxis_transform(),
-                ha="center", va="top", fontsize=7, color="0.3")  # fmt: skip
+        ax.text(0.5 - n_pre / 2, 0.02, "feedback\npre-training", transform=ax.get_xaxis_transform(),
+                ha="center", va="bottom", fontsize=7, color="0.3")  # fmt: skip
         ax.set_xlabel("epoch (<= 0: feedback pre-training)")
     else:
         ax.set_xlabel("epoch")
