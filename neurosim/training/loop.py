@@ -165,6 +165,7 @@ def _train(
     run.save_config()
     writers.start(run.records)
     try:
+        run.announce()
         run.execute()
         return run.finish()
     except KeyboardInterrupt:
@@ -294,22 +295,26 @@ class _Run:
             return f"pre-training epoch {self.pretrain_done}/{self.cfg.schedule.epochs_fb}"
         return f"epoch {self.epochs_done}/{self.cfg.epochs}"
 
-    # -- schedule ---------------------------------------------------------------------
-    def execute(self) -> None:
-        cfg, fb = self.cfg, self.model.has_feedback_phase
-        n_pre = _n_pretrain(cfg, self.model)
+    def announce(self) -> None:
+        """Say what will run (:meth:`ConsoleReporter.plan`)."""
+        cfg, split, fb = self.cfg, self.data.train, self.model.has_feedback_phase
         self.reporter.plan(
             f"{self.model.name} on {cfg.dataset}",
-            n_pretrain=n_pre,
+            n_pretrain=_n_pretrain(cfg, self.model),
             pretrain_done=self.pretrain_done,
             epochs=cfg.epochs,
             epochs_done=self.epochs_done,
-            feedback_passes=(1 + cfg.schedule.extra_fb_epochs) if fb else 0,
-            n_batches=n_batches(len(self.data.train), cfg.batch_size),
-            n_samples=len(self.data.train),
+            feedback_passes=1 + cfg.schedule.extra_fb_epochs if fb else 0,
+            n_batches=n_batches(len(split), cfg.batch_size),
+            n_samples=len(split),
             batch_size=cfg.batch_size,
             setting=_setting(cfg),
         )
+
+    # -- schedule ---------------------------------------------------------------------
+    def execute(self) -> None:
+        cfg, fb = self.cfg, self.model.has_feedback_phase
+        n_pre = cfg.schedule.epochs_fb if fb else 0
         for k in range(self.pretrain_done, n_pre):
             t0 = time.perf_counter()
             m = self.run_pass("feedback", f"pre-train {k + 1}/{n_pre}")
@@ -436,7 +441,7 @@ class _Run:
             )
         summary = mlog.summarize(self.records, kind)
         mlog.write_summary(summary, self.out / "summary.json")
-        self.reporter.done(summary)
+        self.reporter.done()
         return {
             **summary,
             "out_dir": str(self.out),

@@ -163,7 +163,7 @@ class ConsoleReporter:
         line = f"{head}: {values}; {took}" if values else f"{head}: {took}"
         self.say(line + self._elapsed_and_left(rec))
 
-    def done(self, summary: dict[str, Any]) -> None:
+    def done(self) -> None:
         """Total time of the run."""
         self.say(f"finished in {_seconds(time.perf_counter() - self._start)}")
 

@@ -51,12 +51,13 @@ def test_csv_holds_the_jsonl_records(tmp_path, toy):
     assert all(_same(row, rec) for row, rec in zip(rows, recs, strict=True))
 
 
-def test_csv_after_an_interrupted_and_resumed_run_has_each_epoch_once(tmp_path, toy, monkeypatch):
-    out = tmp_path / "run"
+def _interrupt_after_writing_epoch_two(out, toy, monkeypatch, **kw) -> None:
+    """Run 3 epochs, dying after epoch 2's metrics are written but before its checkpoint;
+    then resume the run to its end."""
     calls = {"n": 0}
     real = loop._Run.checkpoint
 
-    def flaky(self):  # the 2nd epoch's records are written, then the run dies
+    def flaky(self):
         calls["n"] += 1
         if calls["n"] == 2:
             raise KeyboardInterrupt
@@ -64,11 +65,15 @@ def test_csv_after_an_interrupted_and_resumed_run_has_each_epoch_once(tmp_path, 
 
     monkeypatch.setattr(loop._Run, "checkpoint", flaky)
     with pytest.raises(KeyboardInterrupt):
-        train(base_config("bp", epochs=3), out, dataset=toy, quiet=True)
+        train(base_config("bp", epochs=3), out, dataset=toy, quiet=True, **kw)
     assert [r["epoch"] for r in _csv(out / "metrics.csv")] == ["1", "2"]
     monkeypatch.setattr(loop._Run, "checkpoint", real)
-    train(base_config("bp", epochs=3), out, dataset=toy, resume=True, quiet=True)
-    assert [r["epoch"] for r in _csv(out / "metrics.csv")] == ["1", "2", "3"]
+    train(base_config("bp", epochs=3), out, dataset=toy, resume=True, quiet=True, **kw)
+
+
+def test_csv_after_an_interrupted_and_resumed_run_has_each_epoch_once(tmp_path, toy, monkeypatch):
+    _interrupt_after_writing_epoch_two(tmp_path / "run", toy, monkeypatch)
+    assert [r["epoch"] for r in _csv(tmp_path / "run" / "metrics.csv")] == ["1", "2", "3"]
 
 
 def test_write_csv_columns_are_the_union_in_order(tmp_path):
@@ -115,23 +120,8 @@ def test_tensorboard_event_files_hold_every_metric(tmp_path, toy):
 
 @needs_tensorboard
 def test_tensorboard_after_resume_shows_each_step_once(tmp_path, toy, monkeypatch):
-    out = tmp_path / "run"
-    calls = {"n": 0}
-    real = loop._Run.checkpoint
-
-    def flaky(self):
-        calls["n"] += 1
-        if calls["n"] == 2:
-            raise KeyboardInterrupt
-        real(self)
-
-    monkeypatch.setattr(loop._Run, "checkpoint", flaky)
-    with pytest.raises(KeyboardInterrupt):
-        train(base_config("bp", epochs=3), out, dataset=toy, quiet=True, tensorboard=True)
-    monkeypatch.setattr(loop._Run, "checkpoint", real)
-    train(base_config("bp", epochs=3), out, dataset=toy, resume=True, quiet=True,
-          tensorboard=True)  # fmt: skip
-    assert [s for s, _ in _scalars(out / "tensorboard")["loss/train"]] == [1, 2, 3]
+    _interrupt_after_writing_epoch_two(tmp_path / "run", toy, monkeypatch, tensorboard=True)
+    assert [s for s, _ in _scalars(tmp_path / "run" / "tensorboard")["loss/train"]] == [1, 2, 3]
 
 
 def test_tensorboard_requested_but_missing_is_a_clear_error(tmp_path, toy, monkeypatch, capsys):
