@@ -22,6 +22,12 @@ and within 2x of it on the MNIST-size one; the table ends with that verdict.
     python benchmarks/backends.py [--quick] [--repeats R] [--cold] [--json PATH]
 
 writes ``{circuit: {backend_or_target: {"run_seconds_per_sample", "compile_seconds"}}}``.
+
+Run time (one thread, on the shared 2-core CPU of development at the load average given;
+longer on a busier machine): --quick (100 steps) 18 min at load 15-110 with empty
+compile caches, of which about 13 min compiling (cython 4 min, cpp_standalone 4-5 min
+per circuit: brian2's parallel make starts one compiler per code object); full (1000
+steps) 6.7 min at load 17-33 with the cython cache warm (compiling 1 min).
 """
 
 from __future__ import annotations
@@ -107,7 +113,11 @@ def _use_cold_caches() -> str:
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="100 steps, fewer samples")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="100 steps, fewer samples (18 min with cold caches)",
+    )
     parser.add_argument("--json", type=Path, default=None, metavar="PATH")
     parser.add_argument("--targets", nargs="*", default=list(TARGETS), choices=TARGETS)
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per entry")

@@ -8,7 +8,8 @@ every script, and with ``--json out.json`` script ``NAME`` writes ``out_NAME.jso
 
 A benchmark is a script ``benchmarks/NAME.py`` with a ``__main__`` block that accepts
 ``--quick`` and ``--json PATH``; its docstring's first line is its summary and its
-``Run time:`` paragraph the measured run time that the listing shows. While a script
+``Run time:`` (or ``Run time (how it was measured):``) paragraph the measured run time
+that the listing shows. While a script
 runs, its output is passed through, and after each :data:`HEARTBEAT_SECONDS` of
 silence a line says how long it has been running; at the end, how long it took.
 """
@@ -18,6 +19,7 @@ from __future__ import annotations
 import argparse
 import ast
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -29,6 +31,8 @@ from pathlib import Path
 HEARTBEAT_SECONDS = 30.0
 #: files of ``benchmarks/`` that are helpers, not benchmarks
 HELPERS = ("common",)
+#: a docstring paragraph ``Run time: ...`` or ``Run time (how measured): ...``
+_RUN_TIME = re.compile(r"^Run time(?: \([^)]*\))?:\s*(.*)$")
 
 
 @dataclass(frozen=True)
@@ -62,9 +66,9 @@ def describe(path: Path) -> Benchmark | None:
     summary = doc.strip().split("\n\n")[0].replace("\n", " ") or "(no docstring)"
     run_time = "not stated in the script's docstring"
     for paragraph in doc.split("\n\n"):
-        text = " ".join(paragraph.split())
-        if text.startswith("Run time:"):
-            run_time = text[len("Run time:") :].strip()
+        found = _RUN_TIME.match(" ".join(paragraph.split()))
+        if found:
+            run_time = found.group(1)
     return Benchmark(path.stem, path, summary, run_time)
 
 
@@ -113,7 +117,10 @@ def listing(benchmarks: dict[str, Benchmark], bench_dir: Path) -> str:
     """The benchmarks with their summaries and run times."""
     if not benchmarks:
         return f"no benchmark scripts in {bench_dir}"
-    lines = [f"benchmarks in {bench_dir} (run one: neurosim bench NAME [--quick]):"]
+    lines = [
+        f"benchmarks in {bench_dir} (run one: neurosim bench NAME [--quick]); run times as "
+        "measured in each script's header (one thread, shared 2-core CPU, load average given):"
+    ]
     for b in benchmarks.values():
         lines += [f"  {b.name}", f"      {b.summary}", f"      run time: {b.run_time}"]
     return "\n".join(lines)
