@@ -25,7 +25,7 @@ Usage: ``python benchmarks/simulate.py [--quick] [--compile] [--threads N] [--js
 
 Run time (one thread, on the shared 2-core CPU of development at the load average given;
 longer on a busier machine): full (999 steps, 5 rounds, float32 and float64) 17.5 min at
-load 16; --quick (199 steps, 3 rounds) 38 s at load 3.
+load 16; --quick (199 steps, 3 rounds) 38 s at load 3, 96 s at load 17.
 """
 
 from __future__ import annotations
@@ -161,7 +161,7 @@ def bench(dtype: torch.dtype, steps: int, batch: int, repeats: int, compile_: bo
 
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--quick", action="store_true", help="200 steps, 3 repeats (38 s at load 3)")
+    ap.add_argument("--quick", action="store_true", help="200 steps, 3 repeats (38 s at load 3, 96 s at load 17)")
     ap.add_argument("--compile", action="store_true", help="also time compile=True")
     ap.add_argument("--repeats", type=int, default=None)
     ap.add_argument("--batch", type=int, default=128)

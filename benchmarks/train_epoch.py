@@ -24,7 +24,7 @@ Usage::
 
 Run time (one thread, on the shared 2-core CPU of development at the load average given;
 longer on a busier machine): full (10 timed batches per phase, 6 models, 2 dtypes) 7.8
-min at load 16; --quick (2 batches per phase) 75 s at load 4.
+min at load 16; --quick (2 batches per phase) 75 s at load 4, 141 s at load 18.
 """
 
 from __future__ import annotations
@@ -160,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--dtypes", nargs="+", default=list(DTYPES), choices=DTYPES)
     p.add_argument("--batches", type=int, default=10, help="timed batches per phase")
     p.add_argument("--threads", type=int, help="torch threads (default: torch's setting)")
-    p.add_argument("--quick", action="store_true", help="2 batches per phase (75 s at load 4)")
+    p.add_argument("--quick", action="store_true", help="2 batches per phase (75-141 s at load 4-18)")
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
