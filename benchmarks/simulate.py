@@ -161,7 +161,11 @@ def bench(dtype: torch.dtype, steps: int, batch: int, repeats: int, compile_: bo
 
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--quick", action="store_true", help="200 steps, 3 repeats (38 s at load 3, 96 s at load 17)")
+    ap.add_argument(
+        "--quick",
+        action="store_true",
+        help="200 steps, 3 repeats (38 s at load 3, 96 s at load 17)",
+    )
     ap.add_argument("--compile", action="store_true", help="also time compile=True")
     ap.add_argument("--repeats", type=int, default=None)
     ap.add_argument("--batch", type=int, default=128)

@@ -160,7 +160,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--dtypes", nargs="+", default=list(DTYPES), choices=DTYPES)
     p.add_argument("--batches", type=int, default=10, help="timed batches per phase")
     p.add_argument("--threads", type=int, help="torch threads (default: torch's setting)")
-    p.add_argument("--quick", action="store_true", help="2 batches per phase (75-141 s at load 4-18)")
+    p.add_argument(
+        "--quick", action="store_true", help="2 batches per phase (75-141 s at load 4-18)"
+    )
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
