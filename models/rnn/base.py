@@ -29,6 +29,18 @@ from neurosim.models.rnn.network import (
     unroll,
 )
 from neurosim.models.rnn.through_time import bptt_gradients
+from neurosim.training.metric_labels import MetricLabel, register_metric_label
+
+for _group, _label in {
+    "angle_bptt": MetricLabel("angle to the BPTT gradient step", "angle (degrees)"),
+    "descent_fraction": MetricLabel(
+        "autapse descent condition e^T V D B e > 0",
+        "fraction of (trajectory, step) pairs",
+        name="condition holds",
+    ),
+    "angle_VT_B": MetricLabel("readout alignment", "angle (degrees)", name="angle(V^T, B)"),
+}.items():
+    register_metric_label(_group, _label)
 
 
 class RNNModel(TrainableModel):
