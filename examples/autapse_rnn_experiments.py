@@ -218,6 +218,8 @@ def angles(ex: Experiment) -> None:
     """E4 (second half): angle between each rule's dW and the BPTT gradient step
     ``-dL/dW`` of the summed loss, on 5 validation trajectories, every epoch."""
     settings = two_sizes(ex, (*RULES, "rflo"))
+    for rule in ("autapse-rnn", "dfa-rnn", "rflo"):  # and with a B that descends
+        settings[f"{rule}, N=2, B = I"] = (rule, ex.params(rule, feedback=E2_FEEDBACK["B = I"]))
     runs, _ = ex.runs(settings, diagnostics=True, probe_size=5 if not ex.quick else 2)
     folder = ex.folder("angles")
     plot_curves(runs, ("angle_bptt/layer1",), folder / "angles.png",
