@@ -262,9 +262,15 @@ def readout(ex: Experiment) -> None:
 
 def bias(ex: Experiment) -> None:
     """Beyond (b): a trainable recurrent bias b (autapse rule: db = -eta B e)."""
+    eye = E2_FEEDBACK["B = I"]
     settings = {
         "autapse": ("autapse-rnn", ex.params("autapse-rnn")),
         "autapse + bias": ("autapse-rnn", ex.params("autapse-rnn", train_bias=True)),
+        "autapse, B = I": ("autapse-rnn", ex.params("autapse-rnn", feedback=eye)),
+        "autapse + bias, B = I": (
+            "autapse-rnn",
+            ex.params("autapse-rnn", train_bias=True, feedback=eye),
+        ),
         "bptt": ("bptt", ex.params("bptt")),
         "bptt + bias": ("bptt", ex.params("bptt", train_bias=True)),
     }
@@ -278,11 +284,14 @@ def bias(ex: Experiment) -> None:
 
 def rflo(ex: Experiment) -> None:
     """Beyond (c): RFLO (sigma' inside the trace) against the autapse rule."""
-    runs, _ = ex.runs(two_sizes(ex, ("autapse-rnn", "rflo")))
+    settings = two_sizes(ex, ("autapse-rnn", "rflo"))
+    for rule in ("autapse-rnn", "rflo"):  # and with a B that descends
+        settings[f"{rule}, N=2, B = I"] = (rule, ex.params(rule, feedback=E2_FEEDBACK["B = I"]))
+    runs, _ = ex.runs(settings, diagnostics=True, probe_size=5 if not ex.quick else 2)
     folder = ex.folder("rflo")
     plot_curves(runs, ("val_mse", "val_affine_mse"), folder / "rflo_mse.png",
                 "Beyond (c): RFLO vs the autapse rule")  # fmt: skip
-    text, stats = summarize(runs, ("val_mse", "val_affine_mse"))
+    text, stats = summarize(runs, ("val_mse", "val_affine_mse", "angle_bptt/layer1"))
     save(folder, runs, text, {"stats": stats})
 
 
