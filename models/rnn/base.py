@@ -53,7 +53,11 @@ class RNNModel(TrainableModel):
     """
 
     has_feedback_phase = False
-    divergence_hint = "the learning rate is probably too high: lower params.lr (or lr_readout)"
+    divergence_hint = (
+        "the learning rate is probably too high: lower params.lr (or lr_readout); for the "
+        "autapse rule, DFA and RFLO also check the feedback B: where e^T V D B e < 0 an "
+        "update raises the loss (docs/autapse_rnn.md)"
+    )
 
     def __init__(
         self,
