@@ -16,7 +16,12 @@ BPTT unrolls the network and calls autograd (``models/rnn/through_time.py``).
 Usage::
 
     python benchmarks/autapse_rnn_timing.py [--json out.json] [--sizes 2 10 50 200]
-        [--lengths 25 100 400] [--repeats 5] [--sequences 20]
+        [--lengths 25 100 400] [--repeats 5] [--sequences 20] [--quick]
+
+``--quick``: N in {2, 10}, T in {25, 100}, 5 sequences, 3 rounds.
+
+Run time (one thread, on the shared 2-core CPU of development at the load average given;
+longer on a busier machine): full 37 s at load 12; --quick 10 s at load 8.
 """
 
 from __future__ import annotations
@@ -65,8 +70,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sequences", type=int, default=20)
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--rules", nargs="+", default=["autapse-rnn", "bptt"])
+    p.add_argument("--quick", action="store_true", help="small sizes, 3 rounds")
     p.add_argument("--json", type=Path, default=Path("benchmarks/results/autapse_rnn_timing.json"))
     args = p.parse_args(argv)
+    if args.quick:
+        args.sizes, args.lengths, args.sequences, args.repeats = [2, 10], [25, 100], 5, 3
     torch.set_num_threads(1)
     if args.rules[:2] != ["autapse-rnn", "bptt"]:
         p.error("--rules must start with autapse-rnn bptt (the ratio's terms)")
