@@ -106,6 +106,14 @@ class HierarchyBuilder:
     name: str = "dfc"
 
     def __post_init__(self) -> None:
+        if isinstance(self.layer_sizes, (str, bytes)) or not hasattr(self.layer_sizes, "__len__"):
+            raise ValidationError(
+                "HierarchyBuilder",
+                "layer_sizes",
+                self.layer_sizes,
+                "is not a list of layer sizes",
+                "give a list of ints, e.g. [15, 10, 10, 5] (input size first)",
+            )
         sizes = list(self.layer_sizes)
         if len(sizes) < 2:
             raise ValidationError(
@@ -117,6 +125,7 @@ class HierarchyBuilder:
             )
         for i, n in enumerate(sizes):
             check_size(self, f"layer_sizes[{i}]", n)
+        self.layer_sizes = [int(n) for n in sizes]  # numpy integers become ints
         L = len(sizes) - 1
         if self.nonlinearities is None:
             self.nonlinearities = ["tanh"] * (L - 1) + ["linear"]
