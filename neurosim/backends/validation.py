@@ -154,7 +154,9 @@ def check_record(owner: str, model: Model, record: object, known: list[str]) -> 
     """Variables to record: one name or a list of names out of ``known``."""
     if record is None:
         return []
-    return check_names(owner, "record", record, known, f"a variable of model '{_name(model)}'")
+    return check_names(
+        owner, "record", record, known, f"a recordable variable of model '{_name(model)}'"
+    )
 
 
 def available_memory() -> int | None:

@@ -410,10 +410,12 @@ def _spike_constants(op: SpikeSoma, dt: float) -> dict:
 def _spike_soma(op: SpikeSoma, ctx: LoweringContext, clock: Clock) -> None:
     """Poisson or LIF spiking of a soma; ``dst`` is the filtered spike train in rate units.
 
-    Poisson: spike with probability ``max_rate*dt*rho`` with ``rho = (phi(src) + offset)/span``
-    in [0, 1]; LIF: ``tau_m dV/dt = -V + src`` with threshold, reset to 0 and refractory
-    period ``tau_ref``. Trace ``z <- exp(-dt/tau_syn) z + (1 - exp(-dt/tau_syn))/(max_rate dt)
-    * spike`` (exact decay, as the torch backend), so ``E[z] = rho`` and
+    Poisson: spike with probability ``max_rate*dt*clip(rho, 0, 1)``, ``rho = (phi(src) +
+    offset)/span`` (:class:`~neurosim.ir.ops.SpikeSoma`; ``rand() < p`` saturates at 1
+    if ``max_rate*dt > 1``, as the torch backend's ``min(1, p)``); LIF: ``tau_m dV/dt =
+    -V + src`` with threshold, reset to 0 and refractory period ``tau_ref``. Trace
+    ``z <- exp(-dt/tau_syn) z + (1 - exp(-dt/tau_syn))/(max_rate dt) * spike`` (exact
+    decay, as the torch backend), so ``E[z] = clip(rho, 0, 1)`` and
     ``dst = span*z - offset`` reads like ``phi(src)``. At init the trace starts at its
     mean (``z = rho``), so the spiking network starts from the rate network's state.
     """
@@ -433,7 +435,10 @@ def _spike_soma(op: SpikeSoma, ctx: LoweringContext, clock: Clock) -> None:
         ctx.spike_init.add(op.dst)
         return
     if op.model == "poisson":
-        fire = f"{spk} = int(rand() < {_num(op.max_rate * dt)}*{rho})"
+        # the rate into a temporary first: sympy cannot compare rand() with an
+        # expression that holds int(...) (relu, leaky_relu): "Invalid comparison"
+        rho_tmp = f"{dst}__rho"
+        fire = f"{rho_tmp} = {rho}\n{spk} = int(rand() < {_num(op.max_rate * dt)}*{rho_tmp})"
     elif op.model == "lif":
         vm, ref = f"{dst}__vm", f"{dst}__ref"
         ctx.plan.groups[g].add(vm)
