@@ -51,7 +51,11 @@ class HierarchyBuilder:
           pathway ``f{L} .. f{1}`` (populations of size n_i): ``Q{L}: ctrl.u -> f{L}``,
           ``Q{i}: f{i+1} -> f{i}``, and a fixed one-to-one ``A{i}: f{i} -> l{i}`` apical,
           so the effective direct feedback is ``Q_i Q_{i+1} ... Q_L``. The pathway is
-          updated before the layers (top down).
+          updated before the layers, top down, with either ``transmission``: App. H's
+          pathway is a fast linear network that delivers ``Q_i ... Q_L u`` of the
+          current control to every layer in the same step, exactly as direct feedback
+          with those products does (``transmission`` delays the layers' feedforward
+          path only, DFC App. E.1).
     tau_v, tau_apical, tau_basal, soma : soma/dendrite settings of every layer
         (:class:`~neurosim.circuits.PyramidalLayer`).
     spiking : None (rate somata), ``"poisson"`` or ``"lif"`` for every layer, or one
@@ -290,8 +294,13 @@ class HierarchyBuilder:
                 )
             )
         order = [layer.name for layer in layers]
-        order = self._add_feedback(net, ctrl) + order
-        net.order = order
+        path = self._add_feedback(net, ctrl)  # App. H pathway f{L} .. f{1}, top down
+        # delayed transmission reverses the node order (docs/design.md): list the pathway
+        # reversed after the layers then, so that it still runs first and top down
+        if self.transmission == "instantaneous":
+            net.order = path + order
+        else:
+            net.order = order + path[::-1]
         for var in self.probes:
             net.add(Probe(var))
         net.options = {"builder": "HierarchyBuilder", "feedback": self.feedback}

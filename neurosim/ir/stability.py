@@ -38,6 +38,9 @@ from neurosim.ir.ops import Integrate
 CLOSE = 0.8
 #: an input gain above this is named as a likely cause of divergence.
 LARGE_GAIN = 100.0
+#: a state of larger magnitude counts as diverged, like NaN and inf (rate models live
+#: near O(1); a run that reaches 1e100 has left every meaningful range and overflows soon).
+BOUND = 1e100
 
 
 @dataclass(frozen=True)
@@ -115,9 +118,22 @@ def large_gains(model: Model, threshold: float = LARGE_GAIN) -> list[tuple[str, 
     return sorted(out, key=lambda g: -abs(g[1]))
 
 
+def _grouped(rates: list[EulerRate], dt: float) -> list[str]:
+    """One sentence per distinct ratio, naming every variable that has it."""
+    groups: dict[float, list[EulerRate]] = {}
+    for r in rates:
+        groups.setdefault(round(r.ratio, 12), []).append(r)
+    out = []
+    for same in groups.values():
+        others = [f"'{r.var}'" for r in same[1:4]] + (["..."] if len(same) > 4 else [])
+        also = f" (likewise {', '.join(others)})" if others else ""
+        out.append(same[0].describe(dt) + also)
+    return out
+
+
 def likely_causes(model: Model) -> str:
     """The probable reasons a simulation of ``model`` diverged, most likely first."""
-    causes = [r.describe(model.dt) for r in risky_rates(model, threshold=1.0 + 1e-12)]
+    causes = _grouped(risky_rates(model, threshold=1.0 + 1e-12), model.dt)
     causes += [
         f"the gain {gain:g} on '{var}' in `{text}` is large: with dt={model.dt:g} the "
         "feedback loop it closes is probably unstable; lower it (or dt)"

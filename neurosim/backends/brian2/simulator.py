@@ -33,7 +33,7 @@ from neurosim.core.errors import (
     check_count,
 )
 from neurosim.ir import Model
-from neurosim.ir.stability import likely_causes
+from neurosim.ir.stability import BOUND, likely_causes
 
 _WINDOW_SAMPLES = {"all": lambda T: T, "steps": lambda T: T - 1, "last": lambda T: 1}
 
@@ -295,10 +295,10 @@ class Brian2Simulator:
     def _check_finite(self, traces: dict[str, np.ndarray]) -> None:
         """Raise :class:`SimulationDivergedError` if the run produced NaN/inf: the first
         step from the recorded traces, the variables from the final state."""
-        bad_vars = [v for v, x in self.state.items() if not np.isfinite(x).all()]
+        bad_vars = [v for v, x in self.state.items() if not (np.abs(x) < BOUND).all()]
         first = None
         for var, tr in traces.items():
-            rows = ~np.isfinite(tr.reshape(*tr.shape[:2], -1)).all(-1)  # (samples, T)
+            rows = ~(np.abs(tr.reshape(*tr.shape[:2], -1)) < BOUND).all(-1)  # (samples, T)
             if rows.any():
                 sample, row = np.argwhere(rows)[0]
                 step = int(row) * {p.var: p.every for p in self.model.probes}.get(var, 1)
@@ -312,8 +312,9 @@ class Brian2Simulator:
         )  # fmt: skip
         name = self.model.meta.get("name", "model")
         raise SimulationDivergedError(
-            f"Brian2Simulator.run: the state of '{name}' became NaN/inf;{where} non-finite "
-            f"at the end: {bad_vars[:6]}. Likely cause: {likely_causes(self.model)}. "
+            f"Brian2Simulator.run: the state of '{name}' became NaN/inf (or |x| > {BOUND:g});"
+            f"{where} diverged at the end: {bad_vars[:6]}. "
+            f"Likely cause: {likely_causes(self.model)}. "
             "(Brian2Simulator(check_finite=False) returns such results without raising.)"
         )
 
