@@ -58,26 +58,21 @@ def quantity(var: str) -> str:
     return QUANTITY.get(base, comp)
 
 
-def plot_traces(
+def trace_figure(
     traces: Mapping[str, np.ndarray],
     dt: float,
-    path: Path,
     title: str,
     every: Mapping[str, int] | None = None,
     sample: int = 0,
-) -> None:
-    """One panel per population with every recorded variable of it (``sample``)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+):
+    """The figure of :func:`plot_traces` (a ``matplotlib.figure.Figure``)."""
+    from matplotlib.figure import Figure
 
     every = dict(every or {})
     pops = sorted({k.split(".")[0] for k in traces})
-    fig, axes = plt.subplots(
-        len(pops), 1, figsize=(8, 1.2 + 2.2 * len(pops)), squeeze=False, sharex=True
-    )
-    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    fig = Figure(figsize=(8, 1.2 + 2.2 * len(pops)))
+    axes = fig.subplots(len(pops), 1, squeeze=False, sharex=True)
+    colours = [f"C{i}" for i in range(10)]
     for ax, pop in zip(axes[:, 0], pops, strict=True):
         names = [k for k in traces if k.split(".")[0] == pop]
         for i, k in enumerate(names):
@@ -93,5 +88,18 @@ def plot_traces(
     axes[-1, 0].set_xlabel(TIME_LABEL)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    return fig
+
+
+def plot_traces(
+    traces: Mapping[str, np.ndarray],
+    dt: float,
+    path: Path,
+    title: str,
+    every: Mapping[str, int] | None = None,
+    sample: int = 0,
+) -> None:
+    """One panel per population with every recorded variable of it (``sample``), saved
+    to ``path``: one colour and one legend entry per variable, time in model time
+    units, ``title`` naming the circuit and the backend."""
+    trace_figure(traces, dt, title, every, sample).savefig(path, dpi=110)

@@ -44,17 +44,19 @@ def resolve(progress: object, steps: int) -> bool | str:
 
 
 class TextProgress:
-    """tqdm's ``update``/``close`` interface, writing a line every ``period`` seconds:
-    ``"  4200/10000 steps (42%), 12.3 s elapsed, ~17 s left"``."""
+    """tqdm's ``update``/``close`` interface, writing a line every ``period`` seconds
+    (default :data:`TEXT_PERIOD`) and one at the end:
+    ``"simulating: 4200/10000 steps (42%), 12.3 s elapsed, ~17 s left"``."""
 
     def __init__(
         self,
         total: int,
         desc: str = "simulating",
-        period: float = TEXT_PERIOD,
+        period: float | None = None,
         file: TextIO | None = None,
     ) -> None:
-        self.total, self.desc, self.period = total, desc, period
+        self.total, self.desc = total, desc
+        self.period = TEXT_PERIOD if period is None else period
         self.file = file if file is not None else sys.stderr
         self.done = 0
         self.start = self.last = time.perf_counter()
@@ -77,7 +79,8 @@ class TextProgress:
         )
 
     def close(self) -> None:
-        """Nothing to clean up (lines are final)."""
+        """The final line (steps done, total elapsed time)."""
+        print(self.line(), file=self.file, flush=True)
 
 
 def progress_bar(setting: bool | str, total: int, desc: str = "simulating"):

@@ -99,12 +99,19 @@ def lower(
             if isinstance(op, SpikeSoma):
                 ctx.spike_sources[op.dst] = _spike_constants(op, model.dt)
     if hoist:
-        invariant_ops = model.loop_invariant_ops()
-        for op in invariant_ops:
-            if isinstance(op, DenseProjection) and op.weight not in ctx.online_weights:
+        # Only projections of a static input are hoisted (computed on the init clock):
+        # their value is then the same from the initial state on. A projection of a
+        # loop-invariant *state* (an instantaneous population fed by an input) is not:
+        # that state is 0 until the first step computes it, as in the reference.
+        static = {v.name for v in model.of_kind("input") if not v.time_varying}
+        for op in model.loop_invariant_ops():
+            if (
+                isinstance(op, DenseProjection)
+                and op.pre in static
+                and op.weight not in ctx.online_weights
+            ):
                 ctx.hoisted.add(op.name)
-        ctx.invariant = {v.name for v in model.of_kind("input") if not v.time_varying}
-        ctx.invariant |= {w for op in invariant_ops for w in op.writes}
+        ctx.invariant = static
     for var in model.of_kind("input"):
         ctx.emit_input(var.name)
     for op in model.step_ops:

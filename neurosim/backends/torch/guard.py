@@ -62,14 +62,13 @@ class FiniteGuard:
                 samples = [int(b) + self.lo for b in rows.tolist()]
                 shown = ", ".join(map(str, samples[:5])) + (", ..." if len(samples) > 5 else "")
                 culprits.append(f"'{var}' (sample{'s' if len(samples) > 1 else ''} {shown})")
-        what = ", ".join(culprits[:4]) if culprits else "the sum of a variable is beyond the bound"
-        first = self._first_recorded(traces)
+        what = ", ".join(culprits[:4]) if culprits else "the sum of a variable"
         name = self.model.meta.get("name", "model")
         return (
             f"TorchSimulator.run: the state of '{name}' became NaN/inf (or |x| > {BOUND:g}) "
-            "between steps "
-            f"{self.checked + 1} and {k} of this run (checked every {EVERY} steps){first}: "
-            f"{what}. Likely cause: {likely_causes(self.model)}. "
+            f"between steps {self.checked + 1} and {k} of this run (checked every {EVERY} "
+            f"steps); diverged at step {k}: {what}{self._first_recorded(traces)}. "
+            f"Likely cause: {likely_causes(self.model)}. "
             "(TorchSimulator(check_finite=False) lets a run continue past NaN/inf.)"
         )
 

@@ -539,7 +539,11 @@ class TorchSimulator:
 
 
 def _nonfinite(t: Tensor) -> tuple[int, tuple[int, ...]] | None:
-    """``(count, index of the first)`` of the NaN/inf entries of ``t``, or None."""
+    """``(count, index of the first)`` of the NaN/inf entries of ``t``, or None. A
+    broadcast view (``expand``: stride 0) is checked on its distinct values only."""
+    distinct = t[tuple(slice(0, 1) if st == 0 else slice(None) for st in t.stride())]
+    if bool(torch.isfinite(distinct).all()):
+        return None
     bad = ~torch.isfinite(t)
     if not bool(bad.any()):
         return None
