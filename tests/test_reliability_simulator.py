@@ -193,6 +193,16 @@ def test_huge_batch_says_lower_the_batch(model) -> None:
     _raises(lambda: s.reset(ins), "TorchSimulator.reset", "batch=", "GiB", "lower the batch")
 
 
+def test_huge_brian2_batch_says_lower_the_batch(model) -> None:
+    pytest.importorskip("brian2")
+    from neurosim.backends.brian2 import Brian2Simulator
+
+    huge = 10**10  # broadcast views: nothing is allocated
+    s = Brian2Simulator(model, "numpy", batch_size=huge)
+    s.reset({k: np.broadcast_to(v, (huge, v.shape[1])) for k, v in _inputs(1).items()})
+    _raises(lambda: s.run(5), "Brian2Simulator.run", f"batch_size={huge}", "lower the batch")
+
+
 # -- run ---------------------------------------------------------------------------------
 def test_run_with_fractional_steps(sim, b2sim_factory) -> None:
     _raises(lambda: sim.run(steps=2.5), "TorchSimulator.run", "steps=2.5", "int >= 0")

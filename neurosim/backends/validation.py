@@ -138,7 +138,11 @@ def check_input(
 
 
 def numpy_nonfinite(array: np.ndarray) -> tuple[int, tuple[int, ...]] | None:
-    """:func:`check_input`'s ``nonfinite`` for numpy arrays."""
+    """:func:`check_input`'s ``nonfinite`` for numpy arrays (a broadcast view, stride 0,
+    is checked on its distinct values only)."""
+    distinct = array[tuple(slice(0, 1) if st == 0 else slice(None) for st in array.strides)]
+    if np.isfinite(distinct).all():
+        return None
     bad = ~np.isfinite(array)
     if not bad.any():
         return None

@@ -233,6 +233,7 @@ class Brian2Simulator:
         )
         record = list(dict.fromkeys([p.var for p in self.model.probes] + record))
         report = self._report(report, steps * n_samples)
+        self._check_memory(plan, record, T, n_samples)
         monitored = self._monitored(plan, record, spikes)
         key = f"{plan.describe()}|{self.batch_size}|{sorted(monitored.items())}"
         seeds = [s for s in self._seeds() if s is not None]
@@ -291,6 +292,23 @@ class Brian2Simulator:
                 "use None, False, 'text', 'stdout', 'stderr' or a callable",
             )
         return report
+
+    def _check_memory(self, plan: Plan, record: list[str], T: int, n_samples: int) -> None:
+        """Refuse a network or a recording that cannot fit into the free memory: every
+        group and synapse variable of every batch copy, the indices of the synapses
+        (brian2 keeps about four per synapse) and the monitors, in float64."""
+        per_copy = sum(len(g.variables) * g.size for g in plan.groups.values())
+        per_copy += sum((len(s.variables) + 4) * s.n_pre * s.n_post for s in plan.synapses.values())
+        rows = n_samples * T
+        monitored = sum(plan.groups[plan.homes[v]].size for v in record) * rows
+        validation.check_memory(
+            "Brian2Simulator.run",
+            "batch_size",
+            self.batch_size,
+            8 * self.batch_size * (per_copy + monitored),
+            "lower the batch size (Brian2Simulator(batch_size=)), record fewer variables or "
+            "simulate fewer samples per run_samples call",
+        )
 
     def _check_finite(self, traces: dict[str, np.ndarray]) -> None:
         """Raise :class:`SimulationDivergedError` if the run produced NaN/inf: the first

@@ -177,7 +177,7 @@ class TorchSimulator:
             threads = check_count("TorchSimulator", "threads", threads, minimum=1)
         self.threads = threads
         self.params: dict[str, Tensor] = self._make_params(dict(params or {}))
-        self.state: StateDict = StateDict(dtype, self.device)
+        self.state: StateDict = StateDict(self.dtype, self.device)
         self._hidden: dict[str, Tensor] = {}
         self._generators: dict[str, torch.Generator] = {}
         self._programs: dict[str, Program] = {}
