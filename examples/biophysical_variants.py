@@ -18,13 +18,13 @@ and the student's test loss before and after.
 
     python examples/biophysical_variants.py [--quick | --full] [--target numpy|cython|...]
 
-Run time (numpy target, measured on a 2-core machine shared with other jobs; every
-variant prints its steps and seconds as it goes, and brian2 reports progress every
-10 s during the online-learning block): ``--quick`` (300 steps, 20 online samples)
-RUNTIME_QUICK, the default (500 steps, 30 samples) RUNTIME_DEFAULT, ``--full`` (1000
-steps, 100 samples, the settings of the first version) about RUNTIME_FULL. The cython
-and cpp_standalone targets are several times faster once compiled (a cold compile
-takes about a minute).
+Run time, numpy target, measured (CPU seconds, about the wall time on an idle core;
+then the wall time here, on 2 cores shared with jobs at a load of 15-40): ``--quick``
+(300 steps, 20 online samples) 15 s / 1.8 min; the default (500 steps, 30 samples)
+22 s / 1.7 min; ``--full`` (1000 steps, 100 samples, the former default) 94 s / 7.2
+min. Each variant prints its stages and times as it goes, and brian2 reports its
+progress every 10 s during the online-learning block. The cython and cpp_standalone
+targets are faster once compiled (a cold compile takes about a minute).
 """
 
 from __future__ import annotations
