@@ -59,6 +59,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--diagnostics", action="store_true", default=None, help="record model diagnostics"
     )
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="start again in an --out that holds a run: its files are moved into "
+        "--out/replaced-<time>/ (nothing is deleted)",
+    )
     p.add_argument("--data-dir", help="data cache directory (neurosim.data)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
@@ -98,17 +104,32 @@ def run(args: argparse.Namespace) -> int:
     """Run ``neurosim train``; returns the exit status (0 ok, 1 diverged, 2 bad input)."""
     from neurosim.data import DataError
     from neurosim.training import CheckpointError, ConfigError, TrainingDivergedError, train
+    from neurosim.training.resources import TrainingMemoryError
+    from neurosim.training.rundir import RunDirectoryError
 
     try:
         cfg = build_config(args)
         result = train(
-            cfg, args.out, resume=args.resume, progress=False if args.no_progress else None
+            cfg,
+            args.out,
+            resume=args.resume,
+            progress=False if args.no_progress else None,
+            overwrite=args.overwrite,
         )
-    except TrainingDivergedError as err:
+    except (TrainingDivergedError, TrainingMemoryError) as err:
         print(f"neurosim train: {err}", file=sys.stderr)
         return 1
-    except (ConfigError, CheckpointError, DataError, FileExistsError, KeyError, ValueError) as err:
+    except (
+        ConfigError,
+        CheckpointError,
+        DataError,
+        RunDirectoryError,
+        KeyError,
+        ValueError,
+    ) as err:
         msg = err.args[0] if isinstance(err, KeyError) and err.args else err
+        if isinstance(err, RunDirectoryError):
+            msg = err.for_cli()  # the flags, not the Python keywords
         print(f"neurosim train: error: {msg}", file=sys.stderr)
         return 2
     _report(result, cfg)

@@ -43,6 +43,7 @@ from neurosim.training import plots
 from neurosim.training.checkpoint import (
     CheckpointError,
     load_checkpoint,
+    require_keys,
     rng_state,
     save_checkpoint,
     set_rng_state,
@@ -58,14 +59,19 @@ from neurosim.training.data import (
     prepare_data,
 )
 from neurosim.training.divergence import (
+    DivergenceMonitor,
     TrainingDivergedError,
     check_finite,
     divergence_hint,
 )
+from neurosim.training.resources import is_out_of_memory, memory_error
+from neurosim.training.rundir import RunDirectory, RunDirectoryError, notice, replace_atomically
 
 CHECKPOINT = "checkpoint.pt"
 #: config keys that may change when a run is resumed
-RESUMABLE_CHANGES = ("epochs", "device", "threads", "diagnostics", "data_dir")
+RESUMABLE_CHANGES = ("epochs", "device", "threads", "diagnostics", "data_dir", "divergence_factor")
+#: what a training checkpoint holds besides the format tag, version and checksum
+CHECKPOINT_KEYS = ("config", "model_name", "model", "optimizers", "rng", "position", "metrics")
 
 
 def train(
@@ -75,6 +81,7 @@ def train(
     progress: bool | None = None,
     *,
     dataset: Any = None,
+    overwrite: bool = False,
 ) -> dict[str, Any]:
     """Train ``config.model`` on ``config.dataset`` and write the run to ``out_dir``.
 
@@ -87,11 +94,16 @@ def train(
         ``summary.json`` and the PNG plots.
     resume
         Continue the run in ``out_dir`` from its checkpoint (``config`` may only
-        change ``epochs``, ``device``, ``threads``, ``diagnostics`` and ``data_dir``).
+        change the keys in :data:`RESUMABLE_CHANGES`; ``epochs`` no lower than the
+        epochs the run already holds).
     progress
         Show tqdm bars; ``None``: only when stderr is a terminal.
     dataset
         A preloaded :class:`neurosim.data.Dataset` (default: ``load_dataset``).
+    overwrite
+        Start afresh in a directory that holds a run: its files are moved into
+        ``out_dir/replaced-<time>/`` (nothing is deleted). Without it such a directory
+        is refused (:mod:`neurosim.training.rundir`).
 
     Returns
     -------
@@ -100,16 +112,24 @@ def train(
         ``metrics_path`` and ``plots``.
     """
     cfg = _as_config(config)
-    out = Path(out_dir)
-    ckpt_path = out / CHECKPOINT
-    state = _resume_state(cfg, ckpt_path) if resume else None
-    if state is None and ckpt_path.exists():
-        raise FileExistsError(
-            f"{out} already holds a training run ({CHECKPOINT}); pass resume=True "
-            "(--resume) to continue it, or choose another output directory"
+    if resume and overwrite:
+        raise RunDirectoryError(
+            "pass {resume} to continue the run, or {overwrite} to start it again, not both"
         )
-    with _intra_op_threads(cfg.threads):
-        return _train(cfg, out, ckpt_path, state, progress, dataset)
+    run_dir = RunDirectory(out_dir)
+    run_dir.check_path()
+    with run_dir.locked():
+        out, ckpt_path = run_dir.path, run_dir.path / CHECKPOINT
+        stale = run_dir.remove_stale_temporaries()
+        if stale:
+            notice(f"removed {len(stale)} checkpoint temporaries left by a killed run: {stale}")
+        state = _resume_state(cfg, ckpt_path, run_dir) if resume else None
+        if state is None:
+            moved = run_dir.prepare_fresh(overwrite)
+            if moved is not None:
+                notice(f"--overwrite: moved the previous run's files to {moved}")
+        with _intra_op_threads(cfg.threads):
+            return _train(cfg, out, ckpt_path, state, progress, dataset)
 
 
 @contextmanager
@@ -141,13 +161,17 @@ def _train(
     )
     data_gen = torch.Generator(device="cpu").manual_seed(cfg.seed)
     run = _Run(cfg, out, model, data, data_gen, progress)
-    out.mkdir(parents=True, exist_ok=True)
     if state is not None:
         run.restore(state)
     run.save_config()
-    mlog.write_jsonl(run.records, out / "metrics.jsonl")
+    # metrics.jsonl = the checkpoint's records (drops lines a killed run wrote after it)
+    replace_atomically(out / "metrics.jsonl", lambda tmp: mlog.write_jsonl(run.records, tmp))
     try:
         run.execute()
+    except RuntimeError as err:
+        if not is_out_of_memory(err):
+            raise
+        raise memory_error(err, cfg.batch_size, run.current_pass, device.type) from err
     except KeyboardInterrupt:
         print(
             f"\ninterrupted: the checkpoint in {out} holds {run.position_text()}; "
@@ -166,12 +190,19 @@ def _as_config(config: RunConfig | dict[str, Any] | str | Path) -> RunConfig:
     return load_config(config)
 
 
-def _resume_state(cfg: RunConfig, ckpt_path: Path) -> dict[str, Any]:
+def _resume_state(cfg: RunConfig, ckpt_path: Path, run_dir: RunDirectory) -> dict[str, Any]:
     if not ckpt_path.exists():
-        raise CheckpointError(
-            f"cannot resume: no {CHECKPOINT} in {ckpt_path.parent}; drop --resume to start a run"
+        others = run_dir.results()
+        raise RunDirectoryError(
+            f"cannot resume: no {CHECKPOINT} in {ckpt_path.parent}"
+            + (
+                f" (it holds {others}); pass {{overwrite}} instead of {{resume}} to start again"
+                if others
+                else "; start a new run without {resume}"
+            )
         )
     state = load_checkpoint(ckpt_path)
+    require_keys(state, CHECKPOINT_KEYS, ckpt_path, "neurosim training checkpoint")
     saved = config_from_dict(state["config"], source=f"{ckpt_path} (saved config)")
     new, old = cfg.to_dict(), saved.to_dict()
     new["params"], old["params"] = cfg.model_params(), saved.model_params()
@@ -181,6 +212,13 @@ def _resume_state(cfg: RunConfig, ckpt_path: Path) -> dict[str, Any]:
             f"cannot resume {ckpt_path.parent}: the config differs from the saved run in "
             f"{changed} (only {list(RESUMABLE_CHANGES)} may change); use the run's "
             "config.yaml or a new output directory"
+        )
+    done = int(state["position"]["epochs_done"])
+    if cfg.epochs < done:
+        raise ConfigError(
+            f"cannot resume {ckpt_path.parent} with epochs={cfg.epochs}: the run already "
+            f"holds {done} epochs, and its config.yaml must keep saying so; ask for at "
+            f"least {done} epochs (more to train further)"
         )
     return state
 
@@ -217,6 +255,8 @@ class _Run:
         self.epochs_done = 0
         self.records: list[dict[str, Any]] = []
         self.model_reports_errors: bool | None = None
+        self.current_pass = "the start of training"
+        self.monitor = DivergenceMonitor(cfg.divergence_factor)
 
     # -- persistence ------------------------------------------------------------------
     def save_config(self) -> None:
@@ -231,6 +271,7 @@ class _Run:
             "rng": rng_state(self.data_gen, self.model),
             "position": {"pretrain_done": self.pretrain_done, "epochs_done": self.epochs_done},
             "metrics": self.records,
+            "divergence_monitor": self.monitor.state(),
         }
         save_checkpoint(state, self.out / CHECKPOINT)
 
@@ -254,6 +295,7 @@ class _Run:
         self.pretrain_done = int(state["position"]["pretrain_done"])
         self.epochs_done = int(state["position"]["epochs_done"])
         self.records = list(state["metrics"])
+        self.monitor.load_state(state.get("divergence_monitor"))
 
     def position_text(self) -> str:
         if self.epochs_done == 0 and self.pretrain_done > 0:
@@ -306,12 +348,14 @@ class _Run:
         return rec
 
     def commit(self, rec: dict[str, Any]) -> None:
-        """Record a finished (pre-training) epoch and checkpoint it."""
+        """Record a finished (pre-training) epoch: checkpoint first, then metrics.jsonl,
+        so the metrics never hold an epoch the checkpoint does not (a kill in between
+        loses the line, which the next resume rewrites from the checkpoint)."""
         if rec["phase"] == "train":
             self.epochs_done = rec["epoch"]
         self.records.append(rec)
-        mlog.append_jsonl(rec, self.out / "metrics.jsonl")
         self.checkpoint()
+        mlog.append_jsonl(rec, self.out / "metrics.jsonl")
         mlog.write_summary(
             mlog.summarize(self.records, self.data.task.kind), self.out / "summary.json"
         )
@@ -325,6 +369,7 @@ class _Run:
         n_err, n_seen = 0.0, 0
         classification = self.data.task.kind == "classification"
         total = n_batches(len(split), self.cfg.batch_size)
+        self.current_pass = f"the {desc} pass"
         bar = tqdm(total=total, desc=desc, disable=not self.show, leave=False, dynamic_ncols=True)
         with bar:
             for b, (x, y) in enumerate(batches(split, self.cfg.batch_size, self.data_gen)):
@@ -341,6 +386,7 @@ class _Run:
                         n_err += errors
                     n_seen += x.shape[0]
                     self.check_finite(self.epochs_done + 1, phase, b, m.get("loss"))
+                    self.check_growth(self.epochs_done + 1, b, m.get("loss"))
                 for k, v in m.items():
                     sums[k] += v
                     counts[k] += 1
@@ -359,8 +405,25 @@ class _Run:
         """Stop on a NaN/inf loss, or at the end of a pass (``batch is None``) on NaN/inf
         weights (:func:`neurosim.training.divergence.check_finite`)."""
         where = f"epoch {epoch}, {phase}" + (f" pass, batch {batch}" if batch is not None else "")
-        context = f"The last good checkpoint ({self.position_text()}) is in {self.out}."
-        check_finite(self.model, where, loss, batch is None, context)
+        check_finite(self.model, where, loss, batch is None, self.checkpoint_text(), phase)
+
+    def check_growth(self, epoch: int, batch: int, loss: float | None) -> None:
+        """Stop when the smoothed loss grew by orders of magnitude
+        (:class:`neurosim.training.divergence.DivergenceMonitor`)."""
+        what = self.monitor.update(loss)
+        if what is not None:
+            where = f"epoch {epoch}, forward pass, batch {batch}"
+            hint = divergence_hint(self.model, "forward")
+            raise TrainingDivergedError(
+                f"{self.model.name}: training diverged ({where}): {what}. {hint}. "
+                f"{self.checkpoint_text()}"
+            )
+
+    def checkpoint_text(self) -> str:
+        """Where the last good state is, naming a checkpoint only if one exists."""
+        if (self.out / CHECKPOINT).is_file():
+            return f"The last good checkpoint ({self.position_text()}) is {self.out / CHECKPOINT}."
+        return "No checkpoint was written: the run diverged before its first epoch finished."
 
     def diagnostics(self) -> dict[str, float]:
         probe = self.data.val if self.data.val is not None else self.data.train
