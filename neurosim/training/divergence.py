@@ -4,6 +4,10 @@ Two checks, both raising :class:`TrainingDivergedError`:
 
 * **Non-finite values**: a NaN/inf training or evaluation loss, or NaN/inf weights at
   the end of a pass (:func:`check_finite`).
+* **Diverged dynamics**: a model that simulates dynamics reports ``diverged``, the
+  fraction of a batch whose simulation diverged (DFC: DFC.md §1.3); a forward pass
+  whose mean is at least :data:`DIVERGED_FRACTION` stops the run
+  (:func:`check_dynamics`) instead of training on garbage updates.
 * **Growth** (:class:`DivergenceMonitor`): the training loss, smoothed over the
   minibatches by an exponential moving average ``s_t = 0.9 s_{t-1} + 0.1 L_t``
   (about the last ten batches; ``s_1 = L_1``), exceeds ``factor`` (the run config's
@@ -29,6 +33,8 @@ from neurosim.models.base import TrainableModel
 #: smoothing weight of the newest batch loss in the moving average
 EMA_WEIGHT = 0.1
 DEFAULT_FACTOR = 1000.0
+#: mean fraction of diverged samples in a forward pass that stops the run
+DIVERGED_FRACTION = 0.5
 
 
 class TrainingDivergedError(RuntimeError):
@@ -128,4 +134,15 @@ def check_finite(
         hint = divergence_hint(model, "feedback" if phase == "feedback" else "forward")
         raise TrainingDivergedError(
             f"{model.name}: training diverged ({where}): {what}. {hint}. {context}"
+        )
+
+
+def check_dynamics(model: TrainableModel, where: str, fraction: float | None, context: str) -> None:
+    """Raise :class:`TrainingDivergedError` if the pass-mean ``diverged`` fraction
+    reported by the model is at least :data:`DIVERGED_FRACTION`."""
+    if fraction is not None and fraction >= DIVERGED_FRACTION:
+        raise TrainingDivergedError(
+            f"{model.name}: training diverged ({where}): the simulated dynamics diverged for "
+            f"{100 * fraction:.0f}% of the samples (the model's `diverged` metric). "
+            f"{divergence_hint(model, 'forward')}. {context}"
         )

@@ -61,6 +61,7 @@ from neurosim.training.data import (
 from neurosim.training.divergence import (
     DivergenceMonitor,
     TrainingDivergedError,
+    check_dynamics,
     check_finite,
     divergence_hint,
 )
@@ -397,6 +398,9 @@ class _Run:
                 bar.update()
         self.check_finite(self.epochs_done + 1, phase, None, None)
         out = {k: sums[k] / counts[k] for k in sums}
+        if phase == "forward":
+            where = f"epoch {self.epochs_done + 1}, forward pass"
+            check_dynamics(self.model, where, out.get("diverged"), self.checkpoint_text())
         if phase == "forward" and classification and n_seen:
             out["error"] = n_err / n_seen
         return out
