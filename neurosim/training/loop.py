@@ -125,7 +125,7 @@ def train(
         if stale:
             notice(f"removed {len(stale)} checkpoint temporaries left by a killed run: {stale}")
         state = _resume_state(cfg, ckpt_path, run_dir) if resume else None
-        if state is None:
+        if not resume:
             moved = run_dir.prepare_fresh(overwrite)
             if moved is not None:
                 notice(f"--overwrite: moved the previous run's files to {moved}")
@@ -191,8 +191,18 @@ def _as_config(config: RunConfig | dict[str, Any] | str | Path) -> RunConfig:
     return load_config(config)
 
 
-def _resume_state(cfg: RunConfig, ckpt_path: Path, run_dir: RunDirectory) -> dict[str, Any]:
+def _resume_state(cfg: RunConfig, ckpt_path: Path, run_dir: RunDirectory) -> dict[str, Any] | None:
+    """The checkpoint to resume from; ``None`` for a run killed before it finished its
+    first (pre-training) epoch, which restarts from the beginning."""
     if not ckpt_path.exists():
+        if run_dir.interrupted_before_first_epoch():
+            saved_path = run_dir.path / "config.yaml"
+            _check_same_run(cfg, load_config(saved_path), saved_path)
+            notice(
+                f"{run_dir.path}: the run was stopped before its first epoch finished (no "
+                "checkpoint, no metrics): starting it from the beginning"
+            )
+            return None
         others = run_dir.results()
         raise RunDirectoryError(
             f"cannot resume: no {CHECKPOINT} in {ckpt_path.parent}"
@@ -205,15 +215,7 @@ def _resume_state(cfg: RunConfig, ckpt_path: Path, run_dir: RunDirectory) -> dic
     state = load_checkpoint(ckpt_path)
     require_keys(state, CHECKPOINT_KEYS, ckpt_path, "neurosim training checkpoint")
     saved = config_from_dict(state["config"], source=f"{ckpt_path} (saved config)")
-    new, old = cfg.to_dict(), saved.to_dict()
-    new["params"], old["params"] = cfg.model_params(), saved.model_params()
-    changed = sorted(k for k in new if k not in RESUMABLE_CHANGES and new[k] != old[k])
-    if changed:
-        raise ConfigError(
-            f"cannot resume {ckpt_path.parent}: the config differs from the saved run in "
-            f"{changed} (only {list(RESUMABLE_CHANGES)} may change); use the run's "
-            "config.yaml or a new output directory"
-        )
+    _check_same_run(cfg, saved, ckpt_path)
     done = int(state["position"]["epochs_done"])
     if cfg.epochs < done:
         raise ConfigError(
@@ -222,6 +224,19 @@ def _resume_state(cfg: RunConfig, ckpt_path: Path, run_dir: RunDirectory) -> dic
             f"least {done} epochs (more to train further)"
         )
     return state
+
+
+def _check_same_run(cfg: RunConfig, saved: RunConfig, where: Path) -> None:
+    """Refuse to resume with a config that differs beyond :data:`RESUMABLE_CHANGES`."""
+    new, old = cfg.to_dict(), saved.to_dict()
+    new["params"], old["params"] = cfg.model_params(), saved.model_params()
+    changed = sorted(k for k in new if k not in RESUMABLE_CHANGES and new[k] != old[k])
+    if changed:
+        raise ConfigError(
+            f"cannot resume {where.parent}: the config differs from the saved run in "
+            f"{changed} (only {list(RESUMABLE_CHANGES)} may change); use the run's "
+            "config.yaml or a new output directory"
+        )
 
 
 def _resolve_device(name: str) -> torch.device:

@@ -185,6 +185,17 @@ class RunDirectory:
             found.update(p.name for p in self.path.glob(pattern))
         return sorted(found)
 
+    def interrupted_before_first_epoch(self) -> bool:
+        """A run started here but finished no epoch: ``config.yaml`` is present while
+        there is no checkpoint, no summary and no line in ``metrics.jsonl``."""
+        metrics = self.path / "metrics.jsonl"
+        return (
+            (self.path / "config.yaml").is_file()
+            and not (self.path / "checkpoint.pt").exists()
+            and not (self.path / "summary.json").exists()
+            and (not metrics.exists() or not metrics.read_text().strip())
+        )
+
     def remove_stale_temporaries(self) -> list[str]:
         """Delete checkpoint temporaries left by a killed writer (call under the lock)."""
         removed = []
@@ -208,6 +219,14 @@ class RunDirectory:
                 raise RunExistsError(
                     f"{self.path} already holds a training run (checkpoint.pt); pass "
                     "{resume} to continue it, {overwrite} to start again (the old files are "
+                    "moved to a replaced-<time>/ folder inside it), or choose another "
+                    "output directory"
+                )
+            if self.interrupted_before_first_epoch():
+                raise RunExistsError(
+                    f"{self.path} holds a run stopped before its first epoch finished "
+                    f"({', '.join(found)}); pass {{resume}} to start it again from the "
+                    "beginning, {overwrite} to start a different run (the old files are "
                     "moved to a replaced-<time>/ folder inside it), or choose another "
                     "output directory"
                 )

@@ -101,6 +101,21 @@ def test_results_without_a_checkpoint_are_refused_then_set_aside(tmp_path, toy):
         _run(out, toy, resume=True, overwrite=True)
 
 
+def test_a_run_stopped_in_its_first_epoch_restarts_with_resume(tmp_path, toy, capsys):
+    out = tmp_path / "run"
+    _run(out, toy, cfg={"epochs": 1})
+    for name in ("checkpoint.pt", "summary.json", "learning_curves.png"):
+        (out / name).unlink()
+    (out / "metrics.jsonl").write_text("")  # as a kill during epoch 1 leaves it
+    with pytest.raises(RunExistsError, match="pass resume=True to start it again"):
+        _run(out, toy, cfg={"epochs": 1})
+    with pytest.raises(ConfigError, match=r"differs from the saved run in \['seed'\]"):
+        _run(out, toy, cfg={"epochs": 1, "seed": 7}, resume=True)
+    _run(out, toy, cfg={"epochs": 1}, resume=True)
+    assert "starting it from the beginning" in capsys.readouterr().err
+    assert len(read_jsonl(out / "metrics.jsonl")) == 1
+
+
 def test_resume_with_fewer_epochs_keeps_the_metadata_true(tmp_path, toy):
     out = tmp_path / "run"
     _run(out, toy, cfg={"epochs": 2})
@@ -410,12 +425,21 @@ def _config_file(tmp_path: Path, **over) -> Path:
     return path
 
 
-def _spawn(cfg: Path, out: Path, *extra: str) -> subprocess.Popen:
+_SLOW_WRITES = (  # each checkpoint's temporary file lingers 1 s before its rename
+    "import time\nfrom neurosim.training import checkpoint as c\n_save = c.torch.save\n"
+    "def _slow(obj, fh):\n    _save(obj, fh)\n    fh.flush()\n    time.sleep(1.0)\n"
+    "c.torch.save = _slow\n"
+)
+
+
+def _spawn(cfg: Path, out: Path, *extra: str, slow_writes: bool = False) -> subprocess.Popen:
     """``neurosim train`` in a child process, on the toy data and the test models."""
     code = (
         "import sys; sys.path.insert(0, sys.argv.pop(1))\n"
         "import training_helpers as h\nfrom neurosim.training import loop\n"
-        "loop.load_for_config = lambda cfg: h.toy_regression(n_train=4096)\n" + _TRAIN
+        "loop.load_for_config = lambda cfg: h.toy_regression(n_train=4096)\n"
+        + (_SLOW_WRITES if slow_writes else "")
+        + _TRAIN
     )
     here = str(Path(__file__).parent)
     argv = ["train", "--config", str(cfg), "--out", str(out), "--no-progress", *extra]
@@ -451,8 +475,8 @@ def test_sigkill_during_writes_then_resume_is_exact(tmp_path):
     assert _spawn(cfg, full).wait(timeout=600) == 0
     rng, kills = random.Random(0), 0
     proc = _spawn(cfg, cut)
-    while True:
-        time.sleep(rng.uniform(0.5, 4.0))
+    for _ in range(6):  # six kills at random moments, then let it finish
+        time.sleep(rng.uniform(2.0, 12.0))
         if proc.poll() is not None:
             break
         proc.send_signal(signal.SIGKILL)
@@ -462,8 +486,9 @@ def test_sigkill_during_writes_then_resume_is_exact(tmp_path):
         if ck.exists() and (cut / "metrics.jsonl").exists():
             done = load_checkpoint(ck)["position"]["epochs_done"]
             assert all(r["epoch"] <= done for r in read_jsonl(cut / "metrics.jsonl"))
-        resume = ["--resume"] if ck.exists() else ["--overwrite"]
-        proc = _spawn(cfg, cut, *resume)
+        started = (cut / "config.yaml").exists()  # else killed before it wrote anything
+        proc = _spawn(cfg, cut, *(("--resume",) if started else ()))
+    proc.wait(timeout=900)
     assert proc.returncode == 0, proc.stderr.read()
     assert kills >= 3
     assert not list(cut.glob("*.tmp")) and not (cut / LOCK_NAME).exists()
@@ -471,3 +496,32 @@ def test_sigkill_during_writes_then_resume_is_exact(tmp_path):
     assert all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])
     strip = lambda rs: [{k: v for k, v in r.items() if k != "seconds"} for r in rs]  # noqa: E731
     assert strip(read_jsonl(full / "metrics.jsonl")) == strip(read_jsonl(cut / "metrics.jsonl"))
+
+
+@pytest.mark.slow
+def test_sigkill_inside_checkpoint_writes(tmp_path):
+    """Kill the writer while a checkpoint temporary exists (three times): the
+    temporary is left behind, metrics.jsonl holds no epoch the checkpoint lacks, and the
+    resumed run removes the temporary and ends equal to an uninterrupted run."""
+    cfg = _config_file(tmp_path, epochs=4)
+    full, cut = tmp_path / "full", tmp_path / "cut"
+    assert _spawn(cfg, full).wait(timeout=600) == 0
+    for attempt in range(3):
+        proc = _spawn(cfg, cut, *(("--resume",) if attempt else ()), slow_writes=True)
+        while not list(cut.glob(".checkpoint.pt.*.tmp")) and proc.poll() is None:
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        assert list(cut.glob(".checkpoint.pt.*.tmp")), "killed outside a checkpoint write"
+        done = (
+            load_checkpoint(cut / "checkpoint.pt")["position"]["epochs_done"]
+            if (cut / "checkpoint.pt").exists()
+            else 0
+        )
+        assert all(r["epoch"] <= done for r in read_jsonl(cut / "metrics.jsonl"))
+    last = _spawn(cfg, cut, "--resume")
+    _, err = last.communicate(timeout=600)
+    assert last.returncode == 0 and "removed 1 checkpoint temporaries" in err, err
+    assert not list(cut.glob("*.tmp"))
+    a, b = load_checkpoint(full / "checkpoint.pt"), load_checkpoint(cut / "checkpoint.pt")
+    assert all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])
