@@ -24,6 +24,7 @@ if one was written.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -134,6 +135,23 @@ def check_finite(
         hint = divergence_hint(model, "feedback" if phase == "feedback" else "forward")
         raise TrainingDivergedError(
             f"{model.name}: training diverged ({where}): {what}. {hint}. {context}"
+        )
+
+
+def check_growth(
+    model: TrainableModel,
+    monitor: DivergenceMonitor,
+    where: str,
+    loss: float | None,
+    context: Callable[[], str],
+) -> None:
+    """Feed ``loss`` to ``monitor``; raise :class:`TrainingDivergedError` when it reports
+    growth (``context()`` is appended, e.g. where the last good checkpoint is)."""
+    what = monitor.update(loss)
+    if what is not None:
+        raise TrainingDivergedError(
+            f"{model.name}: training diverged ({where}): {what}. "
+            f"{divergence_hint(model, 'forward')}. {context()}"
         )
 
 

@@ -63,6 +63,7 @@ from neurosim.training.divergence import (
     TrainingDivergedError,
     check_dynamics,
     check_finite,
+    check_growth,
     divergence_hint,
 )
 from neurosim.training.resources import is_out_of_memory, memory_error
@@ -113,24 +114,12 @@ def train(
         ``metrics_path`` and ``plots``.
     """
     cfg = _as_config(config)
-    if resume and overwrite:
-        raise RunDirectoryError(
-            "pass {resume} to continue the run, or {overwrite} to start it again, not both"
-        )
     run_dir = RunDirectory(out_dir)
-    run_dir.check_path()
-    with run_dir.locked():
-        out, ckpt_path = run_dir.path, run_dir.path / CHECKPOINT
-        stale = run_dir.remove_stale_temporaries()
-        if stale:
-            notice(f"removed {len(stale)} checkpoint temporaries left by a killed run: {stale}")
+    with run_dir.claimed(resume, overwrite):
+        ckpt_path = run_dir.path / CHECKPOINT
         state = _resume_state(cfg, ckpt_path, run_dir) if resume else None
-        if not resume:
-            moved = run_dir.prepare_fresh(overwrite)
-            if moved is not None:
-                notice(f"--overwrite: moved the previous run's files to {moved}")
         with _intra_op_threads(cfg.threads):
-            return _train(cfg, out, ckpt_path, state, progress, dataset)
+            return _train(cfg, run_dir.path, ckpt_path, state, progress, dataset)
 
 
 @contextmanager
@@ -402,7 +391,10 @@ class _Run:
                         n_err += errors
                     n_seen += x.shape[0]
                     self.check_finite(self.epochs_done + 1, phase, b, m.get("loss"))
-                    self.check_growth(self.epochs_done + 1, b, m.get("loss"))
+                    where = f"epoch {self.epochs_done + 1}, forward pass, batch {b}"
+                    check_growth(
+                        self.model, self.monitor, where, m.get("loss"), self.checkpoint_text
+                    )
                 for k, v in m.items():
                     sums[k] += v
                     counts[k] += 1
@@ -425,18 +417,6 @@ class _Run:
         weights (:func:`neurosim.training.divergence.check_finite`)."""
         where = f"epoch {epoch}, {phase}" + (f" pass, batch {batch}" if batch is not None else "")
         check_finite(self.model, where, loss, batch is None, self.checkpoint_text(), phase)
-
-    def check_growth(self, epoch: int, batch: int, loss: float | None) -> None:
-        """Stop when the smoothed loss grew by orders of magnitude
-        (:class:`neurosim.training.divergence.DivergenceMonitor`)."""
-        what = self.monitor.update(loss)
-        if what is not None:
-            where = f"epoch {epoch}, forward pass, batch {batch}"
-            hint = divergence_hint(self.model, "forward")
-            raise TrainingDivergedError(
-                f"{self.model.name}: training diverged ({where}): {what}. {hint}. "
-                f"{self.checkpoint_text()}"
-            )
 
     def checkpoint_text(self) -> str:
         """Where the last good state is, naming a checkpoint only if one exists."""

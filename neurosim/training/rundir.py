@@ -175,6 +175,25 @@ class RunDirectory:
             if self._created and not any(self.path.iterdir()):
                 self.path.rmdir()  # nothing was written: leave no empty directory behind
 
+    @contextmanager
+    def claimed(self, resume: bool = False, overwrite: bool = False) -> Iterator[RunDirectory]:
+        """:meth:`locked`, with stale temporaries removed and, for a fresh run
+        (``resume=False``), :meth:`prepare_fresh` applied; each action is reported."""
+        if resume and overwrite:
+            raise RunDirectoryError(
+                "pass {resume} to continue the run, or {overwrite} to start it again, not both"
+            )
+        self.check_path()
+        with self.locked():
+            stale = self.remove_stale_temporaries()
+            if stale:
+                notice(f"removed {len(stale)} checkpoint temporaries left by a killed run: {stale}")
+            if not resume:
+                moved = self.prepare_fresh(overwrite)
+                if moved is not None:
+                    notice(f"--overwrite: moved the previous run's files to {moved}")
+            yield self
+
     # -- contents -----------------------------------------------------------------------
     def results(self) -> list[str]:
         """Names of run outputs present in the directory (sorted)."""
