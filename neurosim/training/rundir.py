@@ -165,7 +165,7 @@ class RunDirectory:
                 warnings.warn(
                     f"run directory {self.path}: found the lock of {_describe(previous)}, "
                     "which is no longer running (killed, or its machine restarted); taking "
-                    "it over. That run's last completed epoch is in its checkpoint",
+                    "it over. The epochs it completed, if any, are in its checkpoint",
                     StaleLockWarning,
                     stacklevel=3,
                 )
@@ -183,7 +183,6 @@ class RunDirectory:
             raise RunDirectoryError(
                 "pass {resume} to continue the run, or {overwrite} to start it again, not both"
             )
-        self.check_path()
         with self.locked():
             stale = self.remove_stale_temporaries()
             if stale:
@@ -191,7 +190,7 @@ class RunDirectory:
             if not resume:
                 moved = self.prepare_fresh(overwrite)
                 if moved is not None:
-                    notice(f"--overwrite: moved the previous run's files to {moved}")
+                    notice(f"overwrite: moved the previous run's files to {moved}")
             yield self
 
     # -- contents -----------------------------------------------------------------------
