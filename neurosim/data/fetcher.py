@@ -102,6 +102,11 @@ def verify_candidate(path: Path, spec: FileSpec) -> tuple[bytes, str]:
     compressed = blob[:2] == _GZIP_MAGIC
     raw = _gunzip(path, blob) if compressed else blob
     actual = sha256_bytes(raw)
+    if actual in KNOWN_FILES and actual != spec.sha256:
+        raise IntegrityError(
+            f"{path}: this is {KNOWN_FILES[actual]}, not the {spec.filename} wanted here "
+            "(a file of another data set); put the right file there."
+        )
     if spec.size is not None and len(raw) != spec.size:
         raise IntegrityError(
             f"{path}: {len(raw)} bytes uncompressed, expected {spec.size} for "

@@ -119,9 +119,9 @@ def test_mnist_files_are_refused_as_fashion_mnist_and_named(tmp_path, tmp_cache,
     write_set(user / "fashion-mnist", mnist_arrays)  # the wrong data set, raw
     with pytest.warns(RejectedFileWarning), pytest.raises(DataError) as err:
         fetch_idx_set(fashion, data_dir=user, sources=[])
-    assert "(it is MNIST's train-images-idx3-ubyte)" in str(err.value)
+    assert "this is MNIST's train-images-idx3-ubyte, not the" in str(err.value)
     write_set(user / "fashion-mnist", mnist_arrays, compress=True)  # gzip does not help
-    with pytest.raises(IntegrityError, match="does not match the published .*it is MNIST's"):
+    with pytest.raises(IntegrityError, match="this is MNIST's train-images-idx3-ubyte"):
         verify_candidate(user / "fashion-mnist" / "train-images-idx3-ubyte.gz",
                          fashion.files["train_images"])  # fmt: skip
     original = tmp_path / "original"
@@ -140,7 +140,7 @@ def test_real_mnist_labels_are_named_when_offered_as_fashion_mnist(tmp_path):
         pytest.skip(f"no MNIST in the default cache ({real}); run `neurosim data fetch mnist`")
     copy = tmp_path / "t10k-labels-idx1-ubyte.gz"
     copy.write_bytes(gzip.compress(real.read_bytes()))
-    with pytest.raises(IntegrityError, match="it is MNIST's t10k-labels-idx1-ubyte"):
+    with pytest.raises(IntegrityError, match="this is MNIST's t10k-labels-idx1-ubyte"):
         verify_candidate(copy, FASHION_OFFICIAL.files["test_labels"])
 
 
