@@ -53,8 +53,10 @@ class DFCConfig:
     Validation: every value is checked for its type (``check_field_types``) and range
     (:data:`POSITIVE`, :data:`NON_NEGATIVE`; ``apical_time_constant*`` are ``-1`` or
     > 0). A ``time_constant_ratio`` (``_fb``) in ``(0, dt_di)`` is raised to ``dt_di``
-    as the reference does (its stability guard, DFC.md §1.2), with a
-    :class:`ClippedTimeConstantWarning` saying so; zero or negative is an error.
+    as the reference does (its stability guard, DFC.md §1.2); the factories say so with
+    a :class:`ClippedTimeConstantWarning` when the phase is simulated
+    (:meth:`warn_if_clipped`; DFC-SSA's configs keep an unused 0.005). Zero or
+    negative is an error.
     """
 
     size_hidden: tuple[int, ...] = (256, 256, 256)
@@ -135,8 +137,6 @@ class DFCConfig:
                     f"DFCConfig: params.{name}={getattr(self, name)!r}; expected a time "
                     "constant > 0, or -1 for dt_di (an instantaneous apical compartment)"
                 )
-        self._warn_if_clipped("time_constant_ratio", "dt_di")
-        self._warn_if_clipped("time_constant_ratio_fb", "dt_di_fb")
         if self.tmax_di < 2 or self.tmax_di_fb < 2:
             raise ValueError(
                 "DFCConfig: tmax_di and tmax_di_fb count time samples including k=0 and "
@@ -153,6 +153,15 @@ class DFCConfig:
             )
         object.__setattr__(self, "hidden_activation", acts)
 
+    def warn_if_clipped(self, forward: bool = True, feedback: bool = True) -> None:
+        """Warn (:class:`ClippedTimeConstantWarning`) for each somatic time constant
+        raised to its Euler step, in the phases that simulate (``forward``: DFC and
+        DFC-SS, not DFC-SSA; ``feedback``: variants with a sleep phase)."""
+        if forward:
+            self._warn_if_clipped("time_constant_ratio", "dt_di")
+        if feedback:
+            self._warn_if_clipped("time_constant_ratio_fb", "dt_di_fb")
+
     def _warn_if_clipped(self, tau: str, dt: str) -> None:
         if getattr(self, tau) < getattr(self, dt):
             warnings.warn(
@@ -161,7 +170,7 @@ class DFCConfig:
                 "(the reference's stability guard for the explicit Euler step, DFC.md §1.2). "
                 f"Set {tau} >= {dt} to silence this",
                 ClippedTimeConstantWarning,
-                stacklevel=4,
+                stacklevel=5,
             )
 
     # -- derived quantities (DFC.md §1.2, §1.5) -------------------------------------

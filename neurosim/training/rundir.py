@@ -13,9 +13,10 @@ Guarantees (issue 12 §1):
   (checkpoint, ``metrics.jsonl``, ``config.yaml``, ``summary.json``, plots) is refused
   unless the caller asks to resume or to overwrite. ``overwrite`` deletes nothing: it
   moves every entry of the directory into ``<out>/replaced-<YYYYmmdd-HHMMSS>/``.
-* **Stale temporaries.** Checkpoint temporaries ``.checkpoint.pt.*.tmp`` left by a
-  process killed mid-write are removed on start (under the lock no other writer of the
-  run exists, so they are this run's own, incomplete files).
+* **Stale temporaries.** Temporaries ``.checkpoint.pt.*.tmp`` (and
+  ``.metrics.jsonl.*.tmp``) left by a process killed mid-write are removed on start
+  (under the lock no other writer of the run exists, so they are this run's own,
+  incomplete files).
 * **Clear path errors.** An ``--out`` that is a file, lies under a file, or cannot be
   created or written (permissions, read-only file system) is a
   :class:`RunDirectoryError` naming the path and the problem.
@@ -50,7 +51,8 @@ LOCK_NAME = ".neurosim-run.lock"
 RESULT_FILES = ("checkpoint.pt", "metrics.jsonl", "config.yaml", "summary.json")
 RESULT_GLOBS = ("*.png", "metrics.csv")
 BACKUP_PREFIX = "replaced-"
-TEMP_GLOB = ".checkpoint.pt.*.tmp"
+#: temporaries of atomic writes (checkpoint, metrics rewrite) a killed run leaves behind
+TEMP_GLOBS = (".checkpoint.pt.*.tmp", ".metrics.jsonl.*.tmp")
 
 PYTHON_WORDS = {"resume": "resume=True", "overwrite": "overwrite=True"}
 CLI_WORDS = {"resume": "--resume", "overwrite": "--overwrite"}
@@ -186,7 +188,7 @@ class RunDirectory:
         with self.locked():
             stale = self.remove_stale_temporaries()
             if stale:
-                notice(f"removed {len(stale)} checkpoint temporaries left by a killed run: {stale}")
+                notice(f"removed {len(stale)} temporary files left by a killed run: {stale}")
             if not resume:
                 moved = self.prepare_fresh(overwrite)
                 if moved is not None:
@@ -215,11 +217,12 @@ class RunDirectory:
         )
 
     def remove_stale_temporaries(self) -> list[str]:
-        """Delete checkpoint temporaries left by a killed writer (call under the lock)."""
+        """Delete temporaries left by a killed writer (call under the lock)."""
         removed = []
-        for tmp in sorted(self.path.glob(TEMP_GLOB)):
-            tmp.unlink(missing_ok=True)
-            removed.append(tmp.name)
+        for pattern in TEMP_GLOBS:
+            for tmp in sorted(self.path.glob(pattern)):
+                tmp.unlink(missing_ok=True)
+                removed.append(tmp.name)
         return removed
 
     def prepare_fresh(self, overwrite: bool) -> Path | None:

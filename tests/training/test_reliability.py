@@ -131,7 +131,7 @@ def test_stale_temporaries_go_and_metrics_follow_the_checkpoint(tmp_path, toy, c
     with open(out / "metrics.jsonl", "a") as fh:  # a line the checkpoint does not hold
         fh.write(json.dumps({"phase": "train", "epoch": 2, "train_loss": 0.0}) + "\n")
     _run(out, toy, cfg={"epochs": 2}, resume=True)
-    assert "removed 1 checkpoint temporaries" in capsys.readouterr().err
+    assert "removed 1 temporary files" in capsys.readouterr().err
     assert not list(out.glob("*.tmp"))
     records = read_jsonl(out / "metrics.jsonl")
     assert records == json.loads(json.dumps(load_checkpoint(out / "checkpoint.pt")["metrics"]))
@@ -354,16 +354,20 @@ def test_out_of_memory_says_to_lower_the_batch_size(tmp_path, toy, monkeypatch, 
 
 # -- §4 DFC values -------------------------------------------------------------------
 def test_time_constants_are_checked_and_clipping_is_announced():
+    from neurosim.models import registry
+    from neurosim.models.base import Task
     from neurosim.models.dfc.config import ClippedTimeConstantWarning, DFCConfig
 
     with pytest.raises(ValueError, match=r"time_constant_ratio=-0.5; expected a number > 0"):
         DFCConfig.from_params({"time_constant_ratio": -0.5})
+    task, short = Task("classification", 4, 2), {"size_hidden": [3], "time_constant_ratio": 0.01}
     with pytest.warns(ClippedTimeConstantWarning, match="raised to dt_di"):
-        cfg = DFCConfig.from_params({"time_constant_ratio": 0.01, "dt_di": 0.02})
-    assert cfg.tau_v == 0.02
+        model = registry.create("dfc-fixed", task, short)
+    assert model.cfg.tau_v == 0.02
     with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        DFCConfig.from_params({"time_constant_ratio": 0.2, "dt_di": 0.02})
+        warnings.simplefilter("error")  # DFC-SSA does not simulate its forward phase
+        registry.create("dfc-ssa-fixed", task, short)
+        registry.create("dfc-fixed", task, {"size_hidden": [3], "time_constant_ratio": 0.2})
 
 
 def test_alpha_di_is_used_by_the_closed_form_and_the_simulation():
@@ -521,7 +525,7 @@ def test_sigkill_inside_checkpoint_writes(tmp_path):
         assert all(r["epoch"] <= done for r in read_jsonl(cut / "metrics.jsonl"))
     last = _spawn(cfg, cut, "--resume")
     _, err = last.communicate(timeout=600)
-    assert last.returncode == 0 and "removed 1 checkpoint temporaries" in err, err
+    assert last.returncode == 0 and "removed 1 temporary files" in err, err
     assert not list(cut.glob("*.tmp"))
     a, b = load_checkpoint(full / "checkpoint.pt"), load_checkpoint(cut / "checkpoint.pt")
     assert all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])
