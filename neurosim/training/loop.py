@@ -66,8 +66,10 @@ from neurosim.training.divergence import (
     check_growth,
     divergence_hint,
 )
+from neurosim.training.reporting import ConsoleReporter
 from neurosim.training.resources import is_out_of_memory, memory_error
-from neurosim.training.rundir import RunDirectory, RunDirectoryError, notice, replace_atomically
+from neurosim.training.rundir import RunDirectory, RunDirectoryError, notice
+from neurosim.training.writers import MetricWriters, require_tensorboard
 
 CHECKPOINT = "checkpoint.pt"
 #: config keys that may change when a run is resumed
@@ -83,6 +85,8 @@ def train(
     progress: bool | None = None,
     *,
     dataset: Any = None,
+    quiet: bool = False,
+    tensorboard: bool = False,
     overwrite: bool = False,
 ) -> dict[str, Any]:
     """Train ``config.model`` on ``config.dataset`` and write the run to ``out_dir``.
@@ -92,16 +96,24 @@ def train(
     config
         A :class:`RunConfig`, its mapping, or the path of a config YAML.
     out_dir
-        Run directory: ``config.yaml``, ``metrics.jsonl``, ``checkpoint.pt``,
-        ``summary.json`` and the PNG plots.
+        Run directory: ``config.yaml``, ``metrics.jsonl``, ``metrics.csv``,
+        ``checkpoint.pt``, ``summary.json``, the PNG plots and, with ``tensorboard``,
+        ``tensorboard/``.
     resume
         Continue the run in ``out_dir`` from its checkpoint (``config`` may only
         change the keys in :data:`RESUMABLE_CHANGES`; ``epochs`` no lower than the
         epochs the run already holds).
     progress
-        Show tqdm bars; ``None``: only when stderr is a terminal.
+        Show tqdm bars on stderr; ``None``: only when stderr is a terminal.
     dataset
         A preloaded :class:`neurosim.data.Dataset` (default: ``load_dataset``).
+    quiet
+        Print nothing to stdout. By default the run says what it will run, the
+        estimated seconds per epoch once measured, and one line per (pre-training)
+        epoch (:class:`neurosim.training.reporting.ConsoleReporter`), terminal or not.
+    tensorboard
+        Also write TensorBoard event files to ``out_dir/tensorboard`` (needs the
+        optional ``tensorboard`` package; :mod:`neurosim.training.writers`).
     overwrite
         Start afresh in a directory that holds a run: its files are moved into
         ``out_dir/replaced-<time>/`` (nothing is deleted). Without it such a directory
@@ -114,12 +126,16 @@ def train(
         ``metrics_path`` and ``plots``.
     """
     cfg = _as_config(config)
+    if tensorboard:
+        require_tensorboard()  # before any work
     run_dir = RunDirectory(out_dir)
     with run_dir.claimed(resume, overwrite):
         ckpt_path = run_dir.path / CHECKPOINT
         state = _resume_state(cfg, ckpt_path, run_dir) if resume else None
         with _intra_op_threads(cfg.threads):
-            return _train(cfg, run_dir.path, ckpt_path, state, progress, dataset)
+            reporter = ConsoleReporter(enabled=not quiet)
+            out = run_dir.path
+            return _train(cfg, out, ckpt_path, state, progress, dataset, reporter, tensorboard)
 
 
 @contextmanager
@@ -141,6 +157,8 @@ def _train(
     state: dict[str, Any] | None,
     progress: bool | None,
     dataset: Any,
+    reporter: ConsoleReporter,
+    tensorboard: bool,
 ) -> dict[str, Any]:
     device = _resolve_device(cfg.device)
     data = prepare_data(dataset if dataset is not None else load_for_config(cfg), cfg, device)
@@ -150,14 +168,17 @@ def _train(
         cfg.model, data.task, cfg.model_params(), device=device, dtype=dtype, seed=cfg.seed
     )
     data_gen = torch.Generator(device="cpu").manual_seed(cfg.seed)
-    run = _Run(cfg, out, model, data, data_gen, progress)
+    writers = MetricWriters(out, _n_pretrain(cfg, model), tensorboard=tensorboard)
+    run = _Run(cfg, out, model, data, data_gen, progress, reporter, writers)
     if state is not None:
         run.restore(state)
     run.save_config()
-    # metrics.jsonl = the checkpoint's records (drops lines a killed run wrote after it)
-    replace_atomically(out / "metrics.jsonl", lambda tmp: mlog.write_jsonl(run.records, tmp))
+    # metrics.jsonl/.csv = the checkpoint's records (drops lines a killed run wrote later)
+    writers.start(run.records)
     try:
+        run.announce()
         run.execute()
+        return run.finish()
     except RuntimeError as err:
         if not is_out_of_memory(err):
             raise
@@ -169,7 +190,19 @@ def _train(
             file=sys.stderr,
         )
         raise
-    return run.finish()
+    finally:
+        writers.close()
+
+
+def _setting(cfg: RunConfig) -> str:
+    """``float64 on cpu, 2 torch threads``."""
+    n = torch.get_num_threads()
+    return f"{cfg.dtype} on {cfg.device}, {n} torch thread{'' if n == 1 else 's'}"
+
+
+def _n_pretrain(cfg: RunConfig, model: TrainableModel) -> int:
+    """Feedback pre-training epochs of the schedule (none without a feedback phase)."""
+    return cfg.schedule.epochs_fb if model.has_feedback_phase else 0
 
 
 def _as_config(config: RunConfig | dict[str, Any] | str | Path) -> RunConfig:
@@ -253,9 +286,12 @@ class _Run:
         data: TrainingData,
         data_gen: torch.Generator,
         progress: bool | None,
+        reporter: ConsoleReporter,
+        writers: MetricWriters,
     ) -> None:
         self.cfg, self.out, self.model, self.data, self.data_gen = cfg, out, model, data, data_gen
         self.show = sys.stderr.isatty() if progress is None else progress
+        self.reporter, self.writers = reporter, writers
         self.pretrain_done = 0
         self.epochs_done = 0
         self.records: list[dict[str, Any]] = []
@@ -307,6 +343,22 @@ class _Run:
             return f"pre-training epoch {self.pretrain_done}/{self.cfg.schedule.epochs_fb}"
         return f"epoch {self.epochs_done}/{self.cfg.epochs}"
 
+    def announce(self) -> None:
+        """Say what will run (:meth:`ConsoleReporter.plan`)."""
+        cfg, split, fb = self.cfg, self.data.train, self.model.has_feedback_phase
+        self.reporter.plan(
+            f"{self.model.name} on {cfg.dataset}",
+            n_pretrain=_n_pretrain(cfg, self.model),
+            pretrain_done=self.pretrain_done,
+            epochs=cfg.epochs,
+            epochs_done=self.epochs_done,
+            feedback_passes=1 + cfg.schedule.extra_fb_epochs if fb else 0,
+            n_batches=n_batches(len(split), cfg.batch_size),
+            n_samples=len(split),
+            batch_size=cfg.batch_size,
+            setting=_setting(cfg),
+        )
+
     # -- schedule ---------------------------------------------------------------------
     def execute(self) -> None:
         cfg, fb = self.cfg, self.model.has_feedback_phase
@@ -353,17 +405,18 @@ class _Run:
         return rec
 
     def commit(self, rec: dict[str, Any]) -> None:
-        """Record a finished (pre-training) epoch: checkpoint first, then metrics.jsonl,
-        so the metrics never hold an epoch the checkpoint does not (a kill in between
+        """Record a finished (pre-training) epoch: checkpoint first, then the metric
+        files, so they never hold an epoch the checkpoint does not (a kill in between
         loses the line, which the next resume rewrites from the checkpoint)."""
         if rec["phase"] == "train":
             self.epochs_done = rec["epoch"]
         self.records.append(rec)
         self.checkpoint()
-        mlog.append_jsonl(rec, self.out / "metrics.jsonl")
+        self.writers.add(rec)
         mlog.write_summary(
             mlog.summarize(self.records, self.data.task.kind), self.out / "summary.json"
         )
+        self.reporter.epoch(rec)
 
     def run_pass(self, phase: str, desc: str) -> dict[str, float]:
         """One shuffled pass over the training set; mean metrics over its batches
@@ -377,6 +430,7 @@ class _Run:
         self.current_pass = f"the {desc} pass"
         bar = tqdm(total=total, desc=desc, disable=not self.show, leave=False, dynamic_ncols=True)
         with bar:
+            t_batch = time.perf_counter()
             for b, (x, y) in enumerate(batches(split, self.cfg.batch_size, self.data_gen)):
                 pre_errors = None
                 if phase == "forward" and classification and self.model_reports_errors is not True:
@@ -403,6 +457,10 @@ class _Run:
                     post["acc"] = f"{100 * (1 - n_err / n_seen):.2f}%"
                 bar.set_postfix(post, refresh=False)
                 bar.update()
+                now = time.perf_counter()
+                self.reporter.batch(phase, now - t_batch)
+                t_batch = now
+        self.reporter.pass_done(phase)
         self.check_finite(self.epochs_done + 1, phase, None, None)
         out = {k: sums[k] / counts[k] for k in sums}
         if phase == "forward":
@@ -431,23 +489,27 @@ class _Run:
 
     # -- end of run -------------------------------------------------------------------
     def finish(self) -> dict[str, Any]:
-        title = f"{self.model.name} on {self.cfg.dataset}"
-        made = [plots.plot_learning_curves(self.records, self.out / "learning_curves.png", title)]
+        cfg, kind = self.cfg, self.data.task.kind
+        title = f"{self.model.name} on {cfg.dataset} (torch, {cfg.dtype}, seed {cfg.seed})"
+        made = [plots.plot_learning_curves(self.records, self.out / "learning_curves.png",
+                                           title, kind)]  # fmt: skip
         diag = plots.plot_diagnostics(self.records, self.out / "diagnostics.png", title)
         if diag is not None:
             made.append(diag)
         if self.data.spec.autoencoder:
             made.append(
                 plots.plot_reconstructions(
-                    self.model, self.data.test.X, self.out / "reconstructions.png"
+                    self.model, self.data.test.X, self.out / "reconstructions.png", title
                 )
             )
-        summary = mlog.summarize(self.records, self.data.task.kind)
+        summary = mlog.summarize(self.records, kind)
         mlog.write_summary(summary, self.out / "summary.json")
+        self.reporter.done()
         return {
             **summary,
             "out_dir": str(self.out),
-            "metrics_path": str(self.out / "metrics.jsonl"),
+            "metrics_path": str(self.writers.jsonl_path),
+            "metrics_csv": str(self.writers.csv_path),
             "plots": [str(p) for p in made],
         }
 

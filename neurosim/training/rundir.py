@@ -14,7 +14,7 @@ Guarantees (issue 12 §1):
   unless the caller asks to resume or to overwrite. ``overwrite`` deletes nothing: it
   moves every entry of the directory into ``<out>/replaced-<YYYYmmdd-HHMMSS>/``.
 * **Stale temporaries.** Temporaries ``.checkpoint.pt.*.tmp`` (and
-  ``.metrics.jsonl.*.tmp``) left by a process killed mid-write are removed on start
+  ``metrics.csv.tmp``) left by a process killed mid-write are removed on start
   (under the lock no other writer of the run exists, so they are this run's own,
   incomplete files).
 * **Clear path errors.** An ``--out`` that is a file, lies under a file, or cannot be
@@ -36,7 +36,7 @@ import socket
 import sys
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -51,8 +51,8 @@ LOCK_NAME = ".neurosim-run.lock"
 RESULT_FILES = ("checkpoint.pt", "metrics.jsonl", "config.yaml", "summary.json")
 RESULT_GLOBS = ("*.png", "metrics.csv")
 BACKUP_PREFIX = "replaced-"
-#: temporaries of atomic writes (checkpoint, metrics rewrite) a killed run leaves behind
-TEMP_GLOBS = (".checkpoint.pt.*.tmp", ".metrics.jsonl.*.tmp")
+#: temporaries of atomic writes (checkpoint, metrics.csv) a killed run leaves behind
+TEMP_GLOBS = (".checkpoint.pt.*.tmp", "metrics.csv.tmp")
 
 PYTHON_WORDS = {"resume": "resume=True", "overwrite": "overwrite=True"}
 CLI_WORDS = {"resume": "--resume", "overwrite": "--overwrite"}
@@ -273,18 +273,6 @@ class RunDirectory:
         return backup
 
 
-def replace_atomically(path: Path, write: Callable[[Path], None]) -> None:
-    """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it over
-    ``path``: a reader (or a kill) sees the old file or the new one, never half of it."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
 def notice(message: str) -> None:
     """One line on stderr about something the run did to its directory."""
     print(f"neurosim: {message}", file=sys.stderr)
@@ -400,7 +388,6 @@ def _reason(err: OSError) -> str:
 __all__ = [
     "LOCK_NAME",
     "notice",
-    "replace_atomically",
     "RunBusyError",
     "RunDirectory",
     "RunDirectoryError",
