@@ -60,7 +60,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--diagnostics", action="store_true", default=None, help="record model diagnostics"
     )
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
-    p.add_argument("--data-dir", metavar="DIR", help="data directory (neurosim.data)")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="start again in an --out that holds a run: its files are moved into "
+        "--out/replaced-<time>/ (nothing is deleted)",
+    )
+    p.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        help="data directory searched first, read-only to neurosim (neurosim.data)",
+    )
     p.add_argument(
         "--progress",
         action=argparse.BooleanOptionalAction,
@@ -125,6 +135,7 @@ DEFAULTS: dict[str, Any] = {
     "subset": _from_config("subset", lambda v: "null (all samples)" if v is None else v),
     "diagnostics": _from_config("diagnostics", lambda v: "on" if v else "off"),
     "resume": "off: start a new run (refused if OUT holds one)",
+    "overwrite": "off: a directory holding a run is refused",
     "data_dir": lambda: f"the config's data_dir, else {_data_cache()}",
     "progress": "bars only when stderr is a terminal",
     "tensorboard": lambda: (
@@ -137,7 +148,7 @@ DEFAULTS: dict[str, Any] = {
 def _data_cache() -> str:
     from neurosim.data.files import DATA_ENV, cache_root
 
-    return f"${DATA_ENV} if set, else the cache {cache_root()}"
+    return f"${DATA_ENV} if set, else only the cache {cache_root()}"
 
 
 def _tensorboard_installed() -> bool:
@@ -194,19 +205,28 @@ def run(args: argparse.Namespace) -> int:
     """Run ``neurosim train``; returns the exit status (0 ok, 1 diverged, 2 bad input)."""
     from neurosim.data import DataError
     from neurosim.training import CheckpointError, ConfigError, TrainingDivergedError, train
+    from neurosim.training.resources import TrainingMemoryError
+    from neurosim.training.rundir import RunDirectoryError
     from neurosim.training.writers import TensorBoardUnavailableError
 
     try:
         cfg = build_config(args)
         result = train(
-            cfg, args.out, resume=args.resume, progress=args.progress, tensorboard=args.tensorboard
+            cfg,
+            args.out,
+            resume=args.resume,
+            progress=args.progress,
+            tensorboard=args.tensorboard,
+            overwrite=args.overwrite,
         )
-    except TrainingDivergedError as err:
+    except (TrainingDivergedError, TrainingMemoryError) as err:
         print(f"neurosim train: {err}", file=sys.stderr)
         return 1
-    except (ConfigError, CheckpointError, DataError, FileExistsError, KeyError, ValueError,
+    except (ConfigError, CheckpointError, DataError, RunDirectoryError, KeyError, ValueError,
             TensorBoardUnavailableError) as err:  # fmt: skip
         msg = err.args[0] if isinstance(err, KeyError) and err.args else err
+        if isinstance(err, RunDirectoryError):
+            msg = err.for_cli()  # the flags, not the Python keywords
         print(f"neurosim train: error: {msg}", file=sys.stderr)
         return 2
     _report(result, cfg)
