@@ -127,6 +127,12 @@ def device(target: str, project_key: str = "") -> Iterator[Runner]:
     directory = standalone_cache_dir(project_key)
     directory.mkdir(parents=True, exist_ok=True)
     b2.set_device("cpp_standalone", directory=str(directory), build_on_run=False)
+    # brian2's default "make -j" starts one compiler per source file at once (~40 for an
+    # MNIST-size circuit): on a small or shared machine that swamps every core. A value
+    # the user set is kept.
+    make_args = b2.prefs.devices.cpp_standalone
+    if list(make_args.extra_make_args_unix) == ["-j"]:
+        make_args.extra_make_args_unix = [f"-j{os.cpu_count() or 1}"]
 
     def run(
         net: b2.Network, duration: b2.Quantity, ns: dict, report=None, report_period=10.0
