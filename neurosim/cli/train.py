@@ -1,9 +1,12 @@
 """``neurosim train``: train a model of DFC Table 1 on one of its data sets.
 
 The configuration is the paper's for ``--model X --dataset Y``
-(``models/configs/Y/X.yaml``), or ``--config FILE``; any flag given overrides it.
+(``models/configs/Y/X.yaml``), or ``--config FILE``; any flag given overrides it, and
+``--set KEY=VALUE`` (repeatable) sets any config key by its dotted name
+(``--set params.lr=1e-4 --set schedule.epochs_fb=5``), typed as in the YAML file.
 ``--resume`` continues the run in ``--out`` (whose ``config.yaml`` is used when
-neither ``--config`` nor ``--model`` is given).
+neither ``--config`` nor ``--model`` is given). ``--nproc N`` trains data-parallel on
+N processes (torch.distributed; the same command also runs under ``torchrun``).
 """
 
 from __future__ import annotations
@@ -61,11 +64,27 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
     p.add_argument("--data-dir", help="data cache directory (neurosim.data)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="set a config key by its dotted name, e.g. params.lr=1e-4 or "
+        "schedule.epochs_fb=5 (value read as YAML; repeatable; applied after the flags)",
+    )
+    p.add_argument(
+        "--nproc",
+        type=int,
+        help="data-parallel training on N processes, each simulating 1/N of every "
+        "minibatch (gloo on CPU, nccl on GPU); under torchrun the process count is its own",
+    )
 
 
 def build_config(args: argparse.Namespace) -> Any:
     """The :class:`RunConfig` described by ``args`` (flags override the file)."""
     from neurosim.training.config import ConfigError, default_config, load_config
+    from neurosim.training.overrides import apply_overrides, parse_assignments
 
     saved = args.out / "config.yaml"
     if args.config is not None:
@@ -79,7 +98,7 @@ def build_config(args: argparse.Namespace) -> Any:
             "give --model and --dataset (the paper's config), or --config FILE"
             + (", or --resume with a run directory holding config.yaml" if args.resume else "")
         )
-    return cfg.with_overrides(
+    cfg = cfg.with_overrides(
         model=args.model,
         dataset=args.dataset,
         epochs=args.epochs,
@@ -92,18 +111,25 @@ def build_config(args: argparse.Namespace) -> Any:
         diagnostics=args.diagnostics,
         data_dir=args.data_dir,
     )
+    return apply_overrides(cfg, parse_assignments(getattr(args, "overrides", None) or []))
 
 
 def run(args: argparse.Namespace) -> int:
     """Run ``neurosim train``; returns the exit status (0 ok, 1 diverged, 2 bad input)."""
     from neurosim.data import DataError
+    from neurosim.scale.launch import data_parallel_requested, train_data_parallel
     from neurosim.training import CheckpointError, ConfigError, TrainingDivergedError, train
 
+    progress = False if args.no_progress else None
     try:
         cfg = build_config(args)
-        result = train(
-            cfg, args.out, resume=args.resume, progress=False if args.no_progress else None
-        )
+        nproc = getattr(args, "nproc", None)
+        if data_parallel_requested(nproc):
+            result = train_data_parallel(
+                cfg, args.out, nproc, resume=args.resume, progress=progress
+            )
+        else:
+            result = train(cfg, args.out, resume=args.resume, progress=progress)
     except TrainingDivergedError as err:
         print(f"neurosim train: {err}", file=sys.stderr)
         return 1
@@ -111,7 +137,8 @@ def run(args: argparse.Namespace) -> int:
         msg = err.args[0] if isinstance(err, KeyError) and err.args else err
         print(f"neurosim train: error: {msg}", file=sys.stderr)
         return 2
-    _report(result, cfg)
+    if result is not None:  # None: a data-parallel process other than rank 0
+        _report(result, cfg)
     return 0
 
 

@@ -27,7 +27,7 @@ import random
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -75,6 +75,8 @@ def train(
     progress: bool | None = None,
     *,
     dataset: Any = None,
+    on_epoch: Callable[[dict[str, Any]], None] | None = None,
+    data_parallel: Any = None,
 ) -> dict[str, Any]:
     """Train ``config.model`` on ``config.dataset`` and write the run to ``out_dir``.
 
@@ -92,6 +94,15 @@ def train(
         Show tqdm bars; ``None``: only when stderr is a terminal.
     dataset
         A preloaded :class:`neurosim.data.Dataset` (default: ``load_dataset``).
+    on_epoch
+        Called with each record once it is committed (written and checkpointed):
+        pre-training epochs (``phase="pretrain"``) and epochs (``phase="train"``).
+        Sweeps report per-epoch metrics to Ray Tune through it.
+    data_parallel
+        This process's part in data-parallel training
+        (:class:`neurosim.scale.data_parallel.DataParallel`): its ``wrap(model,
+        resumed_at)`` returns the model that trains on this process's shard of every
+        batch, and only the process whose ``is_writer`` is true writes the run directory.
 
     Returns
     -------
@@ -109,7 +120,7 @@ def train(
             "(--resume) to continue it, or choose another output directory"
         )
     with _intra_op_threads(cfg.threads):
-        return _train(cfg, out, ckpt_path, state, progress, dataset)
+        return _train(cfg, out, ckpt_path, state, progress, dataset, on_epoch, data_parallel)
 
 
 @contextmanager
@@ -131,6 +142,8 @@ def _train(
     state: dict[str, Any] | None,
     progress: bool | None,
     dataset: Any,
+    on_epoch: Callable[[dict[str, Any]], None] | None = None,
+    data_parallel: Any = None,
 ) -> dict[str, Any]:
     device = _resolve_device(cfg.device)
     data = prepare_data(dataset if dataset is not None else load_for_config(cfg), cfg, device)
@@ -141,11 +154,16 @@ def _train(
     )
     data_gen = torch.Generator(device="cpu").manual_seed(cfg.seed)
     run = _Run(cfg, out, model, data, data_gen, progress)
-    out.mkdir(parents=True, exist_ok=True)
+    run.on_epoch = on_epoch
     if state is not None:
         run.restore(state)
-    run.save_config()
-    mlog.write_jsonl(run.records, out / "metrics.jsonl")
+    if data_parallel is not None:
+        run.writer = data_parallel.is_writer
+        run.model = data_parallel.wrap(model, resumed_at=run.pretrain_done + run.epochs_done)
+    if run.writer:
+        out.mkdir(parents=True, exist_ok=True)
+        run.save_config()
+        mlog.write_jsonl(run.records, out / "metrics.jsonl")
     try:
         run.execute()
     except KeyboardInterrupt:
@@ -217,6 +235,8 @@ class _Run:
         self.epochs_done = 0
         self.records: list[dict[str, Any]] = []
         self.model_reports_errors: bool | None = None
+        self.on_epoch: Callable[[dict[str, Any]], None] | None = None
+        self.writer = True  # False: another data-parallel process writes the run directory
 
     # -- persistence ------------------------------------------------------------------
     def save_config(self) -> None:
@@ -310,11 +330,14 @@ class _Run:
         if rec["phase"] == "train":
             self.epochs_done = rec["epoch"]
         self.records.append(rec)
-        mlog.append_jsonl(rec, self.out / "metrics.jsonl")
-        self.checkpoint()
-        mlog.write_summary(
-            mlog.summarize(self.records, self.data.task.kind), self.out / "summary.json"
-        )
+        if self.writer:
+            mlog.append_jsonl(rec, self.out / "metrics.jsonl")
+            self.checkpoint()
+            mlog.write_summary(
+                mlog.summarize(self.records, self.data.task.kind), self.out / "summary.json"
+            )
+        if self.on_epoch is not None:
+            self.on_epoch(rec)
 
     def run_pass(self, phase: str, desc: str) -> dict[str, float]:
         """One shuffled pass over the training set; mean metrics over its batches
@@ -369,6 +392,9 @@ class _Run:
 
     # -- end of run -------------------------------------------------------------------
     def finish(self) -> dict[str, Any]:
+        summary = mlog.summarize(self.records, self.data.task.kind)
+        if not self.writer:
+            return {**summary, "out_dir": str(self.out), "plots": []}
         title = f"{self.model.name} on {self.cfg.dataset}"
         made = [plots.plot_learning_curves(self.records, self.out / "learning_curves.png", title)]
         diag = plots.plot_diagnostics(self.records, self.out / "diagnostics.png", title)
@@ -380,7 +406,6 @@ class _Run:
                     self.model, self.data.test.X, self.out / "reconstructions.png"
                 )
             )
-        summary = mlog.summarize(self.records, self.data.task.kind)
         mlog.write_summary(summary, self.out / "summary.json")
         return {
             **summary,
