@@ -37,6 +37,7 @@ noise-free parts agree to float rounding).
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -57,9 +58,11 @@ def shard_bounds(n: int, rank: int, world: int) -> tuple[int, int]:
 
 
 def noise_stream(rank: int, resumed_at: int) -> int:
-    """Noise stream of ``rank``: distinct per rank and per resumption point, so a resumed
-    process never replays the noise its stream drew before."""
-    return (rank << 32) + resumed_at
+    """Noise stream of ``rank``: a 32-bit hash of (rank, resumption point), distinct per
+    rank and per resumption so a resumed process does not replay the noise its stream
+    drew before (32 bits: torch's CPU generator keeps only the low 32 bits of a seed)."""
+    digest = hashlib.blake2b(f"neurosim-rank/{rank}/{resumed_at}".encode(), digest_size=4)
+    return int.from_bytes(digest.digest(), "little")
 
 
 class DataParallel:

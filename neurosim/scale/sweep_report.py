@@ -8,7 +8,6 @@ result grid only adds trials that failed before writing anything.
 
 from __future__ import annotations
 
-import csv
 import math
 import shutil
 from pathlib import Path
@@ -20,6 +19,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from neurosim.scale.sweep_spec import SweepSpec  # noqa: E402
+from neurosim.scale.tables import cell, is_finite, write_csv  # noqa: E402
 from neurosim.scale.trials import TrialInfo  # noqa: E402
 from neurosim.training.config import load_config  # noqa: E402
 from neurosim.training.metrics import read_jsonl  # noqa: E402
@@ -48,7 +48,7 @@ def collect_rows(grid: Any, spec: SweepSpec, job: Any) -> list[dict[str, Any]]:
 def _row(run_dir: Path, info: dict[str, Any], spec: SweepSpec, metric: str) -> dict[str, Any]:
     records = read_jsonl(run_dir / "metrics.jsonl") if (run_dir / "metrics.jsonl").is_file() else []
     epochs = [r for r in records if r.get("phase") == "train"]
-    scored = [r for r in epochs if _finite(r.get(spec.objective))]
+    scored = [r for r in epochs if is_finite(r.get(spec.objective))]
     pick = min if spec.mode == "min" else max
     best = pick(scored, key=lambda r: r[spec.objective]) if scored else None
     planned = (
@@ -91,7 +91,7 @@ def _failed_row(trial_id: Any, result: Any, spec: SweepSpec) -> dict[str, Any]:
 
 def best_row(rows: list[dict[str, Any]], objective: str, mode: str) -> dict[str, Any] | None:
     """The row with the best finite objective (``None`` if no trial got one)."""
-    scored = [r for r in rows if _finite(r.get(objective)) and r["status"] != "diverged"]
+    scored = [r for r in rows if is_finite(r.get(objective)) and r["status"] != "diverged"]
     if not scored:
         return None
     return (min if mode == "min" else max)(scored, key=lambda r: r[objective])
@@ -113,19 +113,6 @@ def write_outputs(
     files["objective_plot"] = plot_objective_vs_trial(rows, spec, out / "objective_vs_trial.png")
     files["params_plot"] = plot_params_vs_objective(rows, spec, out / "params_vs_objective.png")
     return files, text
-
-
-def write_csv(rows: list[dict[str, Any]], path: Path) -> Path:
-    """All trials, one row each (columns: the union of the rows' keys, in order)."""
-    columns: list[str] = []
-    for row in rows:
-        columns += [k for k in row if k not in columns]
-    with open(path, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=columns)
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: _cell(row.get(k)) for k in columns})
-    return path
 
 
 def summary_text(
@@ -155,22 +142,22 @@ def summary_text(
         "",
         "| key | value |",
         "|---|---|",
-        *(f"| {d.key} | {_cell(best.get(d.key))} |" for d in spec.space),
+        *(f"| {d.key} | {cell(best.get(d.key))} |" for d in spec.space),
         "",
         "## All trials",
         "",
     ]
     keys = ["trial", "status", spec.objective, "best_epoch", *(d.key for d in spec.space)]
     lines += ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
-    lines += ["| " + " | ".join(_cell(r.get(k)) for k in keys) + " |" for r in rows]
+    lines += ["| " + " | ".join(cell(r.get(k)) for k in keys) + " |" for r in rows]
     return "\n".join(lines) + "\n"
 
 
 def plot_objective_vs_trial(rows: list[dict[str, Any]], spec: SweepSpec, path: Path) -> Path:
     """Each trial's objective in start order, and the best so far."""
     fig, ax = plt.subplots(figsize=(6, 4))
-    xs = [r["trial"] for r in rows if _finite(r.get(spec.objective))]
-    ys = [r[spec.objective] for r in rows if _finite(r.get(spec.objective))]
+    xs = [r["trial"] for r in rows if is_finite(r.get(spec.objective))]
+    ys = [r[spec.objective] for r in rows if is_finite(r.get(spec.objective))]
     ax.plot(xs, ys, "o", label="trial")
     best, running = [], math.inf if spec.mode == "min" else -math.inf
     for y in ys:
@@ -197,12 +184,12 @@ def plot_params_vs_objective(rows: list[dict[str, Any]], spec: SweepSpec, path: 
     cols = min(n, 3)
     nrows = -(-n // cols)
     fig, axes = plt.subplots(nrows, cols, figsize=(4 * cols, 3.3 * nrows), squeeze=False)
-    scored = [r for r in rows if _finite(r.get(spec.objective))]
+    scored = [r for r in rows if is_finite(r.get(spec.objective))]
     for ax, dim in zip(axes.flat, spec.space, strict=False):
         ys = [r[spec.objective] for r in scored]
         if dim.kind == "choice":
-            labels = [_cell(v) for v in dim.values]
-            xs = [labels.index(_cell(r.get(dim.key))) if _cell(r.get(dim.key)) in labels else -1
+            labels = [cell(v) for v in dim.values]
+            xs = [labels.index(cell(r.get(dim.key))) if cell(r.get(dim.key)) in labels else -1
                   for r in scored]  # fmt: skip
             ax.set_xticks(range(len(labels)), labels, rotation=20)
         else:
@@ -221,16 +208,4 @@ def plot_params_vs_objective(rows: list[dict[str, Any]], spec: SweepSpec, path: 
     return path
 
 
-def _finite(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return f"{value:.6g}"
-    return str(value)
-
-
-__all__ = ["best_row", "collect_rows", "summary_text", "write_csv", "write_outputs"]
+__all__ = ["best_row", "collect_rows", "summary_text", "write_outputs"]
