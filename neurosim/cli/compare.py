@@ -13,7 +13,6 @@ interrupted comparison. Needs ``pip install 'neurosim[sweep]'``.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -54,36 +53,33 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``neurosim compare``; returns the exit status (0 ok, 2 bad input)."""
-    from neurosim.data import DataError
-    from neurosim.scale.ray_backend import MissingExtraError, require_ray
-    from neurosim.training.config import ConfigError
+    from neurosim.cli.sweep import run_reporting_errors
+
+    return run_reporting_errors("compare", lambda: _compare(args))
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from neurosim.scale.ray_backend import require_ray
     from neurosim.training.overrides import parse_assignments
 
-    try:
-        require_ray("neurosim compare")
-        from neurosim.scale.compare import make_plan, run_compare
+    require_ray("neurosim compare")
+    from neurosim.scale.compare import make_plan, run_compare
 
-        plan = make_plan(
-            args.models,
-            args.dataset,
-            args.seeds,
-            first_seed=args.first_seed,
-            epochs=args.epochs,
-            overrides=parse_assignments(args.overrides),
-            cpus_per_run=args.cpus_per_run,
-            gpus_per_run=args.gpus_per_run,
-            concurrency=args.concurrency,
-        )
-        out = args.out if args.out is not None else Path("runs") / "compare" / args.dataset
-        result = run_compare(
-            plan, out, resume=args.resume, address=args.address, verbose=not args.quiet
-        )
-    except MissingExtraError as err:
-        print(f"neurosim compare: {err}", file=sys.stderr)
-        return 2
-    except (ConfigError, DataError, FileExistsError) as err:
-        print(f"neurosim compare: error: {err}", file=sys.stderr)
-        return 2
+    plan = make_plan(
+        args.models,
+        args.dataset,
+        args.seeds,
+        first_seed=args.first_seed,
+        epochs=args.epochs,
+        overrides=parse_assignments(args.overrides),
+        cpus_per_run=args.cpus_per_run,
+        gpus_per_run=args.gpus_per_run,
+        concurrency=args.concurrency,
+    )
+    out = args.out if args.out is not None else Path("runs") / "compare" / args.dataset
+    result = run_compare(
+        plan, out, resume=args.resume, address=args.address, verbose=not args.quiet
+    )
     for name, path in result.files.items():
         print(f"{name.replace('_', ' ')}: {path}")
     return 0

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -44,28 +45,38 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run ``neurosim sweep``; returns the exit status (0 ok, 2 bad input)."""
-    from neurosim.data import DataError
-    from neurosim.scale.ray_backend import MissingExtraError, require_ray
-    from neurosim.training.config import ConfigError
+    """Run ``neurosim sweep``; returns the exit status (0 ok, 1 no trial got a value,
+    2 bad input)."""
+    return run_reporting_errors("sweep", lambda: _sweep(args))
 
-    try:
-        require_ray()
-        from neurosim.scale.sweep import run_sweep
-        from neurosim.scale.sweep_spec import load_spec
 
-        spec = load_spec(args.spec)
-        out = args.out if args.out is not None else Path("runs") / "sweeps" / spec.name
-        result = run_sweep(
-            spec, out, resume=args.resume, address=args.address, verbose=not args.quiet
-        )
-    except MissingExtraError as err:
-        print(f"neurosim sweep: {err}", file=sys.stderr)
-        return 2
-    except (ConfigError, DataError, FileExistsError) as err:
-        print(f"neurosim sweep: error: {err}", file=sys.stderr)
-        return 2
+def _sweep(args: argparse.Namespace) -> int:
+    from neurosim.scale.ray_backend import require_ray
+
+    require_ray()
+    from neurosim.scale.sweep import run_sweep
+    from neurosim.scale.sweep_spec import load_spec
+
+    spec = load_spec(args.spec)
+    out = args.out if args.out is not None else Path("runs") / "sweeps" / spec.name
+    result = run_sweep(spec, out, resume=args.resume, address=args.address, verbose=not args.quiet)
     for name in ("summary", "csv", "best_config", "objective_plot", "params_plot"):
         if name in result.files:
             print(f"{name.replace('_', ' ')}: {result.files[name]}")
     return 0 if result.best is not None else 1
+
+
+def run_reporting_errors(command: str, body: Callable[[], int]) -> int:
+    """Run ``body``; bad input (a config or spec error, a missing extra, an output
+    directory in use, a data error) becomes a message on stderr and exit status 2."""
+    from neurosim.data import DataError
+    from neurosim.scale.ray_backend import MissingExtraError
+    from neurosim.training.config import ConfigError
+
+    try:
+        return body()
+    except MissingExtraError as err:
+        print(f"neurosim {command}: {err}", file=sys.stderr)
+    except (ConfigError, DataError, FileExistsError) as err:
+        print(f"neurosim {command}: error: {err}", file=sys.stderr)
+    return 2

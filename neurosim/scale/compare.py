@@ -16,7 +16,6 @@ over seeds per model, as DFC Table 1), ``runs.csv`` (one row per run) and
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,10 +25,11 @@ from neurosim.scale import compare_report
 from neurosim.scale.ray_backend import plan_concurrency, ray_session, require_ray
 from neurosim.scale.sweep_spec import resolve_objective
 from neurosim.scale.trials import OBJECTIVE, CompareJob, model_config, run_trial
+from neurosim.scale.tune_runs import make_tuner, prepare_output
 from neurosim.training.config import ConfigError, get_task_spec_checked
 from neurosim.training.overrides import apply_overrides
 
-PLAN_FILE = "compare.json"
+PLAN_FILE = "compare.yaml"
 
 
 @dataclass(frozen=True)
@@ -116,7 +116,7 @@ def run_compare(
     """Run the grid of ``plan`` into ``out`` and write the table and figure."""
     require_ray("neurosim compare")
     out = Path(out).resolve()
-    _prepare_directory(plan, out, resume)
+    prepare_output(out, PLAN_FILE, plan.to_dict(), "comparison", resume)
     first = apply_overrides(model_config(plan.models[0], plan.dataset), plan.overrides)
     objective = resolve_objective("auto", first)
     with ray_session(address, gpus=plan.gpus_per_run > 0) as ray:
@@ -148,58 +148,26 @@ def run_compare(
                 flush=True,
             )
         t0 = time.perf_counter()
-        exp_dir = out / "tune"
-        if resume and tune.Tuner.can_restore(str(exp_dir)):
-            tuner = tune.Tuner.restore(
-                str(exp_dir), trainable, resume_unfinished=True, resume_errored=True
-            )
-        else:
-            tuner = tune.Tuner(
-                trainable,
-                param_space={
-                    "model": tune.grid_search(list(plan.models)),
-                    "seed": tune.grid_search(list(plan.seeds)),
-                },
-                tune_config=tune.TuneConfig(
-                    metric=OBJECTIVE,
-                    mode="min",
-                    max_concurrent_trials=concurrency,
-                    reuse_actors=True,
-                ),
-                run_config=tune.RunConfig(
-                    name="tune",
-                    storage_path=str(out),
-                    verbose=0,
-                    callbacks=[TrialPrinter(objective, n)] if verbose else [],
-                    failure_config=tune.FailureConfig(max_failures=0),
-                ),
-            )
+        tuner = make_tuner(
+            tune,
+            trainable,
+            out,
+            resume,
+            {
+                "model": tune.grid_search(list(plan.models)),
+                "seed": tune.grid_search(list(plan.seeds)),
+            },
+            tune.TuneConfig(
+                metric=OBJECTIVE, mode="min", max_concurrent_trials=concurrency, reuse_actors=True
+            ),
+            [TrialPrinter(objective, n)] if verbose else [],
+        )
         tuner.fit()
         seconds = time.perf_counter() - t0
     result = compare_report.write_outputs(plan, out, seconds)
     if verbose:
         print("\n" + result.table_text, end="", flush=True)
     return result
-
-
-def _prepare_directory(plan: ComparePlan, out: Path, resume: bool) -> None:
-    saved = out / PLAN_FILE
-    if saved.is_file() and not resume:
-        raise FileExistsError(
-            f"{out} already holds a comparison ({PLAN_FILE}); pass --resume to continue "
-            "it, or choose another --out"
-        )
-    if resume:
-        if not saved.is_file():
-            raise ConfigError(f"cannot resume: {out} holds no comparison ({PLAN_FILE} missing)")
-        if json.loads(saved.read_text()) != json.loads(json.dumps(plan.to_dict())):
-            raise ConfigError(
-                f"cannot resume {out}: models, dataset, seeds or overrides differ from the "
-                f"comparison it holds ({saved})"
-            )
-        return
-    out.mkdir(parents=True, exist_ok=True)
-    saved.write_text(json.dumps(plan.to_dict(), indent=1) + "\n")
 
 
 __all__ = ["ComparePlan", "make_plan", "run_compare"]

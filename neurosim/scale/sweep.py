@@ -30,14 +30,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from neurosim.scale import sweep_report
 from neurosim.scale.ray_backend import plan_concurrency, ray_session, require_optuna, require_ray
 from neurosim.scale.sweep_spec import SweepSpec
 from neurosim.scale.trials import OBJECTIVE, SweepJob, run_trial
 from neurosim.scale.tune_progress import TrialPrinter
-from neurosim.training.config import ConfigError
+from neurosim.scale.tune_runs import make_tuner, prepare_output
 
 SPEC_FILE = "spec.yaml"
 STATE_FILE = "sweep_state.json"
@@ -75,7 +73,7 @@ def run_sweep(
     if spec.algorithm == "tpe":
         require_optuna()
     out = Path(out).resolve()
-    _prepare_directory(spec, out, resume)
+    prepare_output(out, SPEC_FILE, spec.raw, "sweep", resume)
     with ray_session(address, gpus=spec.gpus_per_trial > 0) as ray:
         from ray import tune
 
@@ -126,31 +124,18 @@ def _tuner(
     resume: bool,
     verbose: bool,
 ) -> Any:
-    exp_dir = out / "tune"
-    if resume and tune.Tuner.can_restore(str(exp_dir)):
-        return tune.Tuner.restore(
-            str(exp_dir), trainable, resume_unfinished=True, resume_errored=True
-        )
-    return tune.Tuner(
-        trainable,
-        param_space={d.key: d.tune_domain(tune) for d in spec.space},
-        tune_config=tune.TuneConfig(
-            metric=OBJECTIVE,
-            mode=spec.mode,
-            num_samples=spec.trials,
-            search_alg=_search_algorithm(spec),
-            scheduler=_scheduler(tune, spec),
-            max_concurrent_trials=concurrency,
-            reuse_actors=True,
-        ),
-        run_config=tune.RunConfig(
-            name="tune",
-            storage_path=str(out),
-            verbose=0,
-            callbacks=[TrialPrinter(spec.objective, spec.trials)] if verbose else [],
-            failure_config=tune.FailureConfig(max_failures=0),
-        ),
+    tune_config = tune.TuneConfig(
+        metric=OBJECTIVE,
+        mode=spec.mode,
+        num_samples=spec.trials,
+        search_alg=_search_algorithm(spec),
+        scheduler=_scheduler(tune, spec),
+        max_concurrent_trials=concurrency,
+        reuse_actors=True,
     )
+    space = {d.key: d.tune_domain(tune) for d in spec.space}
+    callbacks = [TrialPrinter(spec.objective, spec.trials)] if verbose else []
+    return make_tuner(tune, trainable, out, resume, space, tune_config, callbacks)
 
 
 def _search_algorithm(spec: SweepSpec) -> Any:
@@ -184,30 +169,6 @@ def _scheduler(tune: Any, spec: SweepSpec) -> Any:
     return MedianStoppingRule(
         time_attr="epoch", grace_period=stop.grace_period, min_samples_required=stop.min_samples
     )
-
-
-def _prepare_directory(spec: SweepSpec, out: Path, resume: bool) -> None:
-    saved = out / SPEC_FILE
-    if saved.is_file() and not resume:
-        raise FileExistsError(
-            f"{out} already holds a sweep ({SPEC_FILE}); pass --resume to continue it, "
-            "or choose another --out"
-        )
-    if resume:
-        if not saved.is_file():
-            raise ConfigError(f"cannot resume: {out} holds no sweep ({SPEC_FILE} missing)")
-        if yaml.safe_load(saved.read_text()) != _jsonable(spec.raw):
-            raise ConfigError(
-                f"cannot resume {out}: the spec differs from the one it was started with "
-                f"({saved}); resume with that spec or choose another --out"
-            )
-        return
-    out.mkdir(parents=True, exist_ok=True)
-    saved.write_text(yaml.safe_dump(_jsonable(spec.raw), sort_keys=False))
-
-
-def _jsonable(data: Any) -> Any:
-    return json.loads(json.dumps(data))
 
 
 def _add_wall_time(out: Path, seconds: float) -> float:
