@@ -115,8 +115,8 @@ def table_markdown(models: list[dict[str, Any]], plan: Any, metric: str, seconds
     lines = [
         f"# {plan.dataset}: {', '.join(plan.models)}",
         "",
-        f"{label} at the epoch of best validation, mean ± std (ddof=1) over seeds "
-        f"{list(plan.seeds)}"
+        f"{label} at the epoch of best validation (the last epoch for runs without a "
+        f"validation set), mean ± std (ddof=1) over seeds {list(plan.seeds)}"
         + (f"; {epochs} epochs" if epochs is not None else "; each model's configured epochs")
         + (f"; overrides {plan.overrides}" if plan.overrides else "")
         + f". Wall time of the grid: {seconds:.0f} s.",

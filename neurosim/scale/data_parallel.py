@@ -112,6 +112,8 @@ class ShardedModel:
             opt.register_step_pre_hook(self._before_step)
 
     def __getattr__(self, name: str) -> Any:
+        if "model" not in self.__dict__:  # during copy/unpickling
+            raise AttributeError(name)
         return getattr(self.__dict__["model"], name)
 
     def __call__(self, x: Tensor) -> Tensor:

@@ -88,11 +88,13 @@ def check_data_parallel(cfg: RunConfig, nproc: int, n_train: int | None = None) 
 
 
 def training_size(cfg: RunConfig) -> int:
-    """Number of training samples of ``cfg`` (loads the data set)."""
+    """Number of training samples of ``cfg``: its ``subset`` if given (a subset larger
+    than the data set is refused by the run itself), else the data set's (loaded)."""
     from neurosim.training.data import load_for_config
 
-    n = len(load_for_config(cfg).train.X)
-    return min(n, cfg.subset) if cfg.subset is not None else n
+    if cfg.subset is not None:
+        return cfg.subset
+    return len(load_for_config(cfg).train.X)
 
 
 def train_data_parallel(
