@@ -68,13 +68,18 @@ def _sweep(args: argparse.Namespace) -> int:
 
 def run_reporting_errors(command: str, body: Callable[[], int]) -> int:
     """Run ``body``; bad input (a config or spec error, a missing extra, an output
-    directory in use, a data error) becomes a message on stderr and exit status 2."""
+    directory in use, a data error) becomes a message on stderr and exit status 2, a
+    run that Ray stopped midway a message saying how to resume and exit status 1."""
     from neurosim.data import DataError
     from neurosim.scale.ray_backend import MissingExtraError
+    from neurosim.scale.tune_runs import RunStoppedError
     from neurosim.training.config import ConfigError
 
     try:
         return body()
+    except RunStoppedError as err:
+        print(f"neurosim {command}: {err}", file=sys.stderr)
+        return 1
     except MissingExtraError as err:
         print(f"neurosim {command}: {err}", file=sys.stderr)
     except (ConfigError, DataError, FileExistsError) as err:

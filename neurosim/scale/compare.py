@@ -25,7 +25,7 @@ from neurosim.scale import compare_report
 from neurosim.scale.ray_backend import plan_concurrency, ray_session, require_ray
 from neurosim.scale.sweep_spec import resolve_objective
 from neurosim.scale.trials import OBJECTIVE, CompareJob, model_config, run_trial
-from neurosim.scale.tune_runs import make_tuner, prepare_output
+from neurosim.scale.tune_runs import fit, make_tuner, prepare_output
 from neurosim.training.config import ConfigError, get_task_spec_checked
 from neurosim.training.overrides import apply_overrides
 
@@ -162,7 +162,7 @@ def run_compare(
             ),
             [TrialPrinter(objective, n)] if verbose else [],
         )
-        tuner.fit()
+        fit(tuner, out, "comparison")
         seconds = time.perf_counter() - t0
     result = compare_report.write_outputs(plan, out, seconds)
     if verbose:

@@ -35,7 +35,7 @@ from neurosim.scale.ray_backend import plan_concurrency, ray_session, require_op
 from neurosim.scale.sweep_spec import SweepSpec
 from neurosim.scale.trials import OBJECTIVE, SweepJob, run_trial
 from neurosim.scale.tune_progress import TrialPrinter
-from neurosim.scale.tune_runs import make_tuner, prepare_output
+from neurosim.scale.tune_runs import fit, make_tuner, prepare_output
 
 SPEC_FILE = "spec.yaml"
 STATE_FILE = "sweep_state.json"
@@ -89,8 +89,10 @@ def run_sweep(
             print(_banner(spec, out, concurrency, address), flush=True)
         t0 = time.perf_counter()
         tuner = _tuner(tune, spec, out, trainable, concurrency, resume, verbose)
-        grid = tuner.fit()
-        seconds = _add_wall_time(out, time.perf_counter() - t0)
+        try:
+            grid = fit(tuner, out, "sweep")
+        finally:  # an interrupted part counts too
+            seconds = _add_wall_time(out, time.perf_counter() - t0)
     rows = sweep_report.collect_rows(grid, spec, job)
     files, text = sweep_report.write_outputs(rows, spec, out, seconds)
     if verbose:

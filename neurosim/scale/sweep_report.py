@@ -17,6 +17,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import NullFormatter  # noqa: E402
 
 from neurosim.scale.sweep_spec import SweepSpec  # noqa: E402
 from neurosim.scale.tables import cell, is_finite, write_csv  # noqa: E402
@@ -196,6 +197,7 @@ def plot_params_vs_objective(rows: list[dict[str, Any]], spec: SweepSpec, path: 
             xs = [r.get(dim.key) for r in scored]
             if dim.is_log:
                 ax.set_xscale("log")
+                ax.xaxis.set_minor_formatter(NullFormatter())  # no overlapping 2x10^-4 labels
         ax.plot(xs, ys, "o")
         ax.set_xlabel(dim.key)
         ax.set_ylabel(spec.objective)

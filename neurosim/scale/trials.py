@@ -163,6 +163,7 @@ def run_trial(values: dict[str, Any], job: SweepJob | CompareJob) -> None:
     out = job.run_dir(values, trial_id)
     info = TrialInfo(out)
     info.update(trial_id=trial_id, values=values, status="running")
+    diverged = False
     try:
         cfg = job.config_for(values)
         reporter = EpochReporter(job.objective, job.mode, cfg.epochs)
@@ -173,10 +174,9 @@ def run_trial(values: dict[str, Any], job: SweepJob | CompareJob) -> None:
             train(cfg, out, resume=resume, progress=False, on_epoch=reporter)
         except TrainingDivergedError as err:
             info.update(status="diverged", message=str(err))
-            reporter.diverged()
-            return
-        info.update(status="finished")
-        reporter.flush()
+            diverged = True
+        else:
+            info.update(status="finished")
     except SystemExit:  # Tune ends a trial it stops early from inside tune.report
         info.update(status="stopped")
         raise
@@ -185,6 +185,8 @@ def run_trial(values: dict[str, Any], job: SweepJob | CompareJob) -> None:
         if isinstance(err, CheckpointError):
             raise RuntimeError(f"trial run {out}: {err}") from None
         raise
+    # the last report, once the run directory is complete (Tune may end the trial here)
+    reporter.diverged() if diverged else reporter.flush()
 
 
 class TrialInfo:

@@ -5,12 +5,16 @@ new or restored from ``OUT/tune``."""
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from neurosim.training.config import ConfigError
+
+#: restarts of a trial whose process died
+MAX_FAILURES = 2
 
 
 def prepare_output(
@@ -70,9 +74,31 @@ def make_tuner(
             storage_path=str(out),
             verbose=0,
             callbacks=callbacks,
-            failure_config=tune.FailureConfig(max_failures=0),
+            # a trial whose process dies (e.g. Ray's memory monitor killed it) restarts and
+            # continues from its run's checkpoint
+            failure_config=tune.FailureConfig(max_failures=MAX_FAILURES),
         ),
     )
 
 
-__all__ = ["make_tuner", "prepare_output"]
+class RunStoppedError(RuntimeError):
+    """Ray Tune stopped before the end; the message says how to continue."""
+
+
+def fit(tuner: Any, out: Path, what: str) -> Any:
+    """``tuner.fit()``; an error inside Ray or Tune becomes :class:`RunStoppedError`
+    saying that finished trials are kept and ``--resume`` continues."""
+    try:
+        with warnings.catch_warnings():
+            # a resumed trial replays its epochs: Optuna notes that it has those steps
+            warnings.filterwarnings("ignore", message="The reported value is ignored")
+            return tuner.fit()
+    except Exception as err:  # noqa: BLE001 - Tune raises RuntimeError, TuneError, RayError
+        first = str(err).strip().splitlines()[0] if str(err).strip() else ""
+        raise RunStoppedError(
+            f"the {what} in {out} stopped: {type(err).__name__}: {first[:500]}. Finished "
+            "trials are kept; continue with --resume"
+        ) from err
+
+
+__all__ = ["MAX_FAILURES", "RunStoppedError", "fit", "make_tuner", "prepare_output"]
