@@ -63,6 +63,9 @@ def _sweep(args: argparse.Namespace) -> int:
     for name in ("summary", "csv", "best_config", "objective_plot", "params_plot"):
         if name in result.files:
             print(f"{name.replace('_', ' ')}: {result.files[name]}")
+    if not result.complete:
+        print(f"neurosim sweep: interrupted; continue with --resume --out {out}", file=sys.stderr)
+        return 1
     return 0 if result.best is not None else 1
 
 

@@ -50,6 +50,7 @@ class SweepResult:
     best: dict[str, Any] | None
     files: dict[str, Path]
     seconds: float
+    complete: bool = True  # False: interrupted (Ctrl-C) before every trial ended
 
 
 def run_sweep(
@@ -98,7 +99,8 @@ def run_sweep(
     if verbose:
         print("\n" + text, end="", flush=True)
     best = sweep_report.best_row(rows, spec.objective, spec.mode)
-    return SweepResult(rows=rows, best=best, files=files, seconds=seconds)
+    ended = sum(r["status"] != "unfinished" for r in rows)
+    return SweepResult(rows, best, files, seconds, complete=ended >= spec.trials)
 
 
 def make_job(spec: SweepSpec, out: Path) -> SweepJob:

@@ -71,7 +71,7 @@ def test_two_trial_sweep_end_to_end_and_resume(local_ray, tmp_path, capsys):
 
 
 def test_two_seed_compare_on_student_teacher(local_ray, tmp_path):
-    plan = make_plan(["bp", "dfa"], "student-teacher", seeds=2, epochs=2,
+    plan = make_plan(["bp", "dfa"], "student-teacher", seeds=2, epochs=1,
                      overrides={"subset": 64, "batch_size": 32})  # fmt: skip
     out = tmp_path / "cmp"
     result = run_compare(plan, out, verbose=False)
