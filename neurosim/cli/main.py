@@ -2,8 +2,10 @@
 
 Each module ``neurosim/cli/<name>.py`` exposes ``register(subparsers)``, which adds
 its parser and sets ``func`` (called with the parsed arguments, returning an exit
-code or None). Modules are imported one by one and tolerantly: a missing or broken
-module is listed in ``--help`` as unavailable with the reason, and the others work.
+code or None); a subcommand that sets ``passes_unknown_options=True`` receives the
+options it does not know in ``args.script_args`` instead of an error. Modules are
+imported one by one and tolerantly: a missing or broken module is listed in ``--help``
+as unavailable with the reason, and the others work.
 """
 
 from __future__ import annotations
@@ -69,6 +71,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
+    if extra and getattr(args, "passes_unknown_options", False):
+        args.script_args, extra = extra, []  # e.g. neurosim bench NAME --threads 1
     if extra and not getattr(args, "unavailable", False):
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     func = getattr(args, "func", None)

@@ -103,6 +103,7 @@ def train_data_parallel(
     nproc: int | None,
     resume: bool = False,
     progress: bool | None = None,
+    tensorboard: bool = False,
 ) -> dict[str, Any] | None:
     """Train ``cfg`` data-parallel; returns rank 0's summary (``None`` in the other
     torchrun processes).
@@ -111,6 +112,8 @@ def train_data_parallel(
     ----------
     nproc
         Number of processes to start here; ``None`` under torchrun (its own count).
+    resume, progress, tensorboard
+        As for :func:`neurosim.training.train` (rank 0 shows progress and writes).
     """
     if under_torchrun():
         world = int(os.environ["WORLD_SIZE"])
@@ -120,13 +123,15 @@ def train_data_parallel(
             )
         check_data_parallel(cfg, world, training_size(cfg))
         rank, local = int(os.environ["RANK"]), int(os.environ["LOCAL_RANK"])
-        result = run_worker(rank, world, local, cfg, Path(out), resume, progress, "env://")
+        options = (resume, progress, tensorboard)
+        result = run_worker(rank, world, local, cfg, Path(out), options, "env://")
         return result if rank == 0 else None
     assert nproc is not None
     check_data_parallel(cfg, nproc, training_size(cfg))
     rendezvous = Path(tempfile.mkdtemp(prefix="neurosim-ddp-"))
     queue = mp.get_context("spawn").SimpleQueue()
-    args = (nproc, cfg, Path(out), resume, progress, f"file://{rendezvous / 'init'}", queue)
+    options = (resume, progress, tensorboard)
+    args = (nproc, cfg, Path(out), options, f"file://{rendezvous / 'init'}", queue)
     try:
         mp.start_processes(_spawned, args=args, nprocs=nproc, join=True, start_method="spawn")
     except (mp.ProcessRaisedException, mp.ProcessExitedException):
@@ -148,11 +153,11 @@ def run_worker(
     local_rank: int,
     cfg: RunConfig,
     out: Path,
-    resume: bool,
-    progress: bool | None,
+    options: tuple[bool, bool | None, bool],
     init_method: str,
 ) -> dict[str, Any]:
-    """Join the process group and train this rank's part of the run."""
+    """Join the process group and train this rank's part of the run (``options``:
+    resume, progress, tensorboard; only rank 0 prints and writes)."""
     from neurosim.training.loop import train
 
     cuda = cfg.device.startswith("cuda")
@@ -164,12 +169,15 @@ def run_worker(
     dist.init_process_group(
         "nccl" if cuda else "gloo", init_method=init_method, rank=rank, world_size=world
     )
+    resume, progress, tensorboard = options
     try:
         return train(
             cfg,
             out,
             resume=resume,
             progress=progress if rank == 0 else False,
+            quiet=rank != 0,
+            tensorboard=tensorboard and rank == 0,
             data_parallel=DataParallel(rank, world),
         )
     finally:
@@ -181,14 +189,13 @@ def _spawned(
     world: int,
     cfg: RunConfig,
     out: Path,
-    resume: bool,
-    progress: bool | None,
+    options: tuple[bool, bool | None, bool],
     init_method: str,
     queue: Any,
 ) -> None:
     """Entry point of a process started by :func:`train_data_parallel`."""
     try:
-        result = run_worker(rank, world, rank, cfg, out, resume, progress, init_method)
+        result = run_worker(rank, world, rank, cfg, out, options, init_method)
     except BaseException as err:
         queue.put(("error", (rank, type(err).__name__, str(err))))
         raise

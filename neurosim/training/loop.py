@@ -62,6 +62,8 @@ from neurosim.training.divergence import (
     check_finite,
     divergence_hint,
 )
+from neurosim.training.reporting import ConsoleReporter
+from neurosim.training.writers import MetricWriters, require_tensorboard
 
 CHECKPOINT = "checkpoint.pt"
 #: config keys that may change when a run is resumed
@@ -77,6 +79,8 @@ def train(
     dataset: Any = None,
     on_epoch: Callable[[dict[str, Any]], None] | None = None,
     data_parallel: Any = None,
+    quiet: bool = False,
+    tensorboard: bool = False,
 ) -> dict[str, Any]:
     """Train ``config.model`` on ``config.dataset`` and write the run to ``out_dir``.
 
@@ -85,15 +89,23 @@ def train(
     config
         A :class:`RunConfig`, its mapping, or the path of a config YAML.
     out_dir
-        Run directory: ``config.yaml``, ``metrics.jsonl``, ``checkpoint.pt``,
-        ``summary.json`` and the PNG plots.
+        Run directory: ``config.yaml``, ``metrics.jsonl``, ``metrics.csv``,
+        ``checkpoint.pt``, ``summary.json``, the PNG plots and, with ``tensorboard``,
+        ``tensorboard/``.
     resume
         Continue the run in ``out_dir`` from its checkpoint (``config`` may only
         change ``epochs``, ``device``, ``threads``, ``diagnostics`` and ``data_dir``).
     progress
-        Show tqdm bars; ``None``: only when stderr is a terminal.
+        Show tqdm bars on stderr; ``None``: only when stderr is a terminal.
     dataset
         A preloaded :class:`neurosim.data.Dataset` (default: ``load_dataset``).
+    quiet
+        Print nothing to stdout. By default the run says what it will run, the
+        estimated seconds per epoch once measured, and one line per (pre-training)
+        epoch (:class:`neurosim.training.reporting.ConsoleReporter`), terminal or not.
+    tensorboard
+        Also write TensorBoard event files to ``out_dir/tensorboard`` (needs the
+        optional ``tensorboard`` package; :mod:`neurosim.training.writers`).
     on_epoch
         Called with each record once it is committed (written and checkpointed):
         pre-training epochs (``phase="pretrain"``) and epochs (``phase="train"``).
@@ -111,6 +123,8 @@ def train(
         ``metrics_path`` and ``plots``.
     """
     cfg = _as_config(config)
+    if tensorboard:
+        require_tensorboard()  # before any work
     out = Path(out_dir)
     ckpt_path = out / CHECKPOINT
     state = _resume_state(cfg, ckpt_path) if resume else None
@@ -120,7 +134,11 @@ def train(
             "(--resume) to continue it, or choose another output directory"
         )
     with _intra_op_threads(cfg.threads):
-        return _train(cfg, out, ckpt_path, state, progress, dataset, on_epoch, data_parallel)
+        reporter = ConsoleReporter(enabled=not quiet)
+        return _train(
+            cfg, out, ckpt_path, state, progress, dataset, reporter, tensorboard,
+            on_epoch, data_parallel,
+        )  # fmt: skip
 
 
 @contextmanager
@@ -142,6 +160,8 @@ def _train(
     state: dict[str, Any] | None,
     progress: bool | None,
     dataset: Any,
+    reporter: ConsoleReporter,
+    tensorboard: bool,
     on_epoch: Callable[[dict[str, Any]], None] | None = None,
     data_parallel: Any = None,
 ) -> dict[str, Any]:
@@ -153,7 +173,8 @@ def _train(
         cfg.model, data.task, cfg.model_params(), device=device, dtype=dtype, seed=cfg.seed
     )
     data_gen = torch.Generator(device="cpu").manual_seed(cfg.seed)
-    run = _Run(cfg, out, model, data, data_gen, progress)
+    writers = MetricWriters(out, _n_pretrain(cfg, model), tensorboard=tensorboard)
+    run = _Run(cfg, out, model, data, data_gen, progress, reporter, writers)
     run.on_epoch = on_epoch
     if state is not None:
         run.restore(state)
@@ -163,9 +184,11 @@ def _train(
     if run.writer:
         out.mkdir(parents=True, exist_ok=True)
         run.save_config()
-        mlog.write_jsonl(run.records, out / "metrics.jsonl")
+        writers.start(run.records)
     try:
+        run.announce()
         run.execute()
+        return run.finish()
     except KeyboardInterrupt:
         print(
             f"\ninterrupted: the checkpoint in {out} holds {run.position_text()}; "
@@ -173,7 +196,19 @@ def _train(
             file=sys.stderr,
         )
         raise
-    return run.finish()
+    finally:
+        writers.close()
+
+
+def _setting(cfg: RunConfig) -> str:
+    """``float64 on cpu, 2 torch threads``."""
+    n = torch.get_num_threads()
+    return f"{cfg.dtype} on {cfg.device}, {n} torch thread{'' if n == 1 else 's'}"
+
+
+def _n_pretrain(cfg: RunConfig, model: TrainableModel) -> int:
+    """Feedback pre-training epochs of the schedule (none without a feedback phase)."""
+    return cfg.schedule.epochs_fb if model.has_feedback_phase else 0
 
 
 def _as_config(config: RunConfig | dict[str, Any] | str | Path) -> RunConfig:
@@ -228,9 +263,12 @@ class _Run:
         data: TrainingData,
         data_gen: torch.Generator,
         progress: bool | None,
+        reporter: ConsoleReporter,
+        writers: MetricWriters,
     ) -> None:
         self.cfg, self.out, self.model, self.data, self.data_gen = cfg, out, model, data, data_gen
         self.show = sys.stderr.isatty() if progress is None else progress
+        self.reporter, self.writers = reporter, writers
         self.pretrain_done = 0
         self.epochs_done = 0
         self.records: list[dict[str, Any]] = []
@@ -279,6 +317,22 @@ class _Run:
         if self.epochs_done == 0 and self.pretrain_done > 0:
             return f"pre-training epoch {self.pretrain_done}/{self.cfg.schedule.epochs_fb}"
         return f"epoch {self.epochs_done}/{self.cfg.epochs}"
+
+    def announce(self) -> None:
+        """Say what will run (:meth:`ConsoleReporter.plan`)."""
+        cfg, split, fb = self.cfg, self.data.train, self.model.has_feedback_phase
+        self.reporter.plan(
+            f"{self.model.name} on {cfg.dataset}",
+            n_pretrain=_n_pretrain(cfg, self.model),
+            pretrain_done=self.pretrain_done,
+            epochs=cfg.epochs,
+            epochs_done=self.epochs_done,
+            feedback_passes=1 + cfg.schedule.extra_fb_epochs if fb else 0,
+            n_batches=n_batches(len(split), cfg.batch_size),
+            n_samples=len(split),
+            batch_size=cfg.batch_size,
+            setting=_setting(cfg),
+        )
 
     # -- schedule ---------------------------------------------------------------------
     def execute(self) -> None:
@@ -331,11 +385,12 @@ class _Run:
             self.epochs_done = rec["epoch"]
         self.records.append(rec)
         if self.writer:
-            mlog.append_jsonl(rec, self.out / "metrics.jsonl")
+            self.writers.add(rec)
             self.checkpoint()
             mlog.write_summary(
                 mlog.summarize(self.records, self.data.task.kind), self.out / "summary.json"
             )
+        self.reporter.epoch(rec)
         if self.on_epoch is not None:
             self.on_epoch(rec)
 
@@ -350,6 +405,7 @@ class _Run:
         total = n_batches(len(split), self.cfg.batch_size)
         bar = tqdm(total=total, desc=desc, disable=not self.show, leave=False, dynamic_ncols=True)
         with bar:
+            t_batch = time.perf_counter()
             for b, (x, y) in enumerate(batches(split, self.cfg.batch_size, self.data_gen)):
                 pre_errors = None
                 if phase == "forward" and classification and self.model_reports_errors is not True:
@@ -372,6 +428,10 @@ class _Run:
                     post["acc"] = f"{100 * (1 - n_err / n_seen):.2f}%"
                 bar.set_postfix(post, refresh=False)
                 bar.update()
+                now = time.perf_counter()
+                self.reporter.batch(phase, now - t_batch)
+                t_batch = now
+        self.reporter.pass_done(phase)
         self.check_finite(self.epochs_done + 1, phase, None, None)
         out = {k: sums[k] / counts[k] for k in sums}
         if phase == "forward" and classification and n_seen:
@@ -392,25 +452,29 @@ class _Run:
 
     # -- end of run -------------------------------------------------------------------
     def finish(self) -> dict[str, Any]:
-        summary = mlog.summarize(self.records, self.data.task.kind)
+        cfg, kind = self.cfg, self.data.task.kind
+        summary = mlog.summarize(self.records, kind)
         if not self.writer:
             return {**summary, "out_dir": str(self.out), "plots": []}
-        title = f"{self.model.name} on {self.cfg.dataset}"
-        made = [plots.plot_learning_curves(self.records, self.out / "learning_curves.png", title)]
+        title = f"{self.model.name} on {cfg.dataset} (torch, {cfg.dtype}, seed {cfg.seed})"
+        made = [plots.plot_learning_curves(self.records, self.out / "learning_curves.png",
+                                           title, kind)]  # fmt: skip
         diag = plots.plot_diagnostics(self.records, self.out / "diagnostics.png", title)
         if diag is not None:
             made.append(diag)
         if self.data.spec.autoencoder:
             made.append(
                 plots.plot_reconstructions(
-                    self.model, self.data.test.X, self.out / "reconstructions.png"
+                    self.model, self.data.test.X, self.out / "reconstructions.png", title
                 )
             )
         mlog.write_summary(summary, self.out / "summary.json")
+        self.reporter.done()
         return {
             **summary,
             "out_dir": str(self.out),
-            "metrics_path": str(self.out / "metrics.jsonl"),
+            "metrics_path": str(self.writers.jsonl_path),
+            "metrics_csv": str(self.writers.csv_path),
             "plots": [str(p) for p in made],
         }
 
