@@ -171,7 +171,7 @@ def run_trial(values: dict[str, Any], job: SweepJob | CompareJob) -> None:
         if resume:
             reporter.replay(read_jsonl(out / "metrics.jsonl"))
         try:
-            train(cfg, out, resume=resume, progress=False, on_epoch=reporter)
+            train(cfg, out, resume=resume, progress=False, quiet=True, on_epoch=reporter)
         except TrainingDivergedError as err:
             info.update(status="diverged", message=str(err))
             diverged = True

