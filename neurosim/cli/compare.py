@@ -19,6 +19,7 @@ from typing import Any
 
 def register(subparsers: Any) -> argparse.ArgumentParser:
     """Add the ``compare`` subcommand to ``subparsers`` (sets ``func=run``)."""
+    from neurosim.training.overrides import add_set_option
     from neurosim.training.tasks import TASKS
 
     p = subparsers.add_parser(
@@ -32,14 +33,7 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--seeds", type=int, default=5, help="seeds per model (default 5)")
     p.add_argument("--first-seed", type=int, default=42, help="seeds are FIRST, FIRST+1, ...")
     p.add_argument("--epochs", type=int, help="epochs of every run (default: each config's)")
-    p.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="dotted config override applied to every model (as in neurosim train)",
-    )
+    add_set_option(p, "every model's run")
     p.add_argument("--out", type=Path, help="output directory (default: runs/compare/DATASET)")
     p.add_argument("--resume", action="store_true", help="continue the comparison in --out")
     p.add_argument("--address", help="an existing Ray cluster (default: a local Ray)")

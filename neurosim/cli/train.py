@@ -76,15 +76,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="also write TensorBoard event files to OUT/tensorboard (needs the optional "
         'tensorboard package: pip install "neurosim[tensorboard]")',
     )
-    p.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="set a config key by its dotted name, e.g. params.lr=1e-4 or "
-        "schedule.epochs_fb=5 (value read as YAML; repeatable; applied after the flags)",
-    )
+    from neurosim.training.overrides import add_set_option
+
+    add_set_option(p)
     p.add_argument(
         "--nproc",
         type=int,

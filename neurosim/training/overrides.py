@@ -60,6 +60,20 @@ def parse_assignment(text: str) -> tuple[str, Any]:
     return key, value
 
 
+def add_set_option(parser: Any, applies_to: str = "the run") -> None:
+    """Add the repeatable ``--set KEY=VALUE`` option (``args.overrides``, a list of
+    strings for :func:`parse_assignments`) to an argparse ``parser``."""
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help=f"set a config key of {applies_to} by its dotted name, e.g. params.lr=1e-4 or "
+        "schedule.epochs_fb=5 (value read as YAML; repeatable; applied after the flags)",
+    )
+
+
 def parse_assignments(texts: Iterable[str]) -> dict[str, Any]:
     """Parse several ``KEY=VALUE`` strings (a later one wins for the same key)."""
     out: dict[str, Any] = {}
@@ -267,6 +281,7 @@ def _tiny_task(dataset: str) -> Any:
 
 
 __all__ = [
+    "add_set_option",
     "apply_overrides",
     "check_model_params",
     "model_param_schema",
