@@ -2,7 +2,8 @@
 the numbers go into the closing note.
 
 * the 6-trial DFC-SSA sweep of ``examples/sweeps/dfc_ssa_small.yaml`` (MNIST subset);
-* ``neurosim compare --models bp dfa dfc-ssa --seeds 3`` on MNIST with a few epochs;
+* ``neurosim compare --models bp dfa dfc-ssa --seeds 3`` on MNIST, 2 epochs of the
+  first 5000 training samples (about 10 min on the shared 2-core machine);
 * an interrupted sweep (SIGINT after its first trial) resumes without redoing it.
 """
 
@@ -41,7 +42,8 @@ def test_compare_bp_dfa_dfc_ssa_three_seeds_on_mnist(tmp_path, capsys):
     pytest.importorskip("ray")
     out = tmp_path / "cmp"
     argv = ["compare", "--models", "bp", "dfa", "dfc-ssa", "--dataset", "mnist", "--seeds", "3",
-            "--epochs", "3", "--set", "schedule.epochs_fb=1", "--out", str(out)]  # fmt: skip
+            "--epochs", "2", "--set", "subset=5000", "--set", "schedule.epochs_fb=1",
+            "--out", str(out)]  # fmt: skip
     assert main(argv) == 0
     text = (out / "table.md").read_text()
     print(text)
