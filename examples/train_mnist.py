@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 from neurosim.training import default_config, train
+from neurosim.training.rundir import RunDirectoryError
 
 
 def main() -> int:
@@ -44,8 +45,8 @@ def main() -> int:
           f"{cfg.dtype}; run directory {out}")  # fmt: skip
     try:
         result = train(cfg, out, resume=args.resume)
-    except FileExistsError as err:
-        print(f"train_mnist.py: {err}", file=sys.stderr)
+    except RunDirectoryError as err:  # an existing run, or one in use by another process
+        print(f"train_mnist.py: {err.for_cli()}", file=sys.stderr)
         return 2
     best = result["best"]
     test_acc, val_acc = 100 * (1 - best["test_error"]), 100 * (1 - best["val_error"])

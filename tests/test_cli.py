@@ -20,7 +20,7 @@ def test_help_lists_subcommands(capsys):
     assert exit_info.value.code == 0
     out = capsys.readouterr().out
     assert "data" in out and "bench" in out
-    assert SUBCOMMANDS == ("data", "train", "simulate", "bench")
+    assert SUBCOMMANDS == ("data", "train", "simulate", "bench", "sweep", "compare")
 
 
 def test_entry_point_runs_as_module():
@@ -55,25 +55,44 @@ def test_data_list(capsys):
         assert name in out
 
 
-def _official_fashion_dir(root):
-    """Full-size official-layout Fashion-MNIST raw files (zeros, balanced labels)."""
+def _official_fashion_dir(root, monkeypatch):
+    """Full-size official-layout Fashion-MNIST .gz files (zeros, balanced labels), with
+    the published checksums replaced by theirs."""
+    import dataclasses
+    import gzip
+    import hashlib
+
+    from neurosim.data import images
+
     directory = root / "fashion-mnist"
     directory.mkdir(parents=True)
+    specs = dict(images.IMAGE_SETS["fashion-mnist"].files)
     for prefix, n in (("train", 60000), ("t10k", 10000)):
-        labels = (np.arange(n) % 10).astype(np.uint8)
-        (directory / f"{prefix}-labels-idx1-ubyte").write_bytes(encode_idx(labels))
-        (directory / f"{prefix}-images-idx3-ubyte").write_bytes(
-            encode_idx(np.zeros((n, 28, 28), np.uint8))
-        )
+        arrays = {
+            "labels": (np.arange(n) % 10).astype(np.uint8),
+            "images": np.zeros((n, 28, 28), np.uint8),
+        }
+        for kind, array in arrays.items():
+            blob = gzip.compress(encode_idx(array), mtime=0)
+            (directory / f"{prefix}-{kind}-idx{1 if kind == 'labels' else 3}-ubyte.gz").write_bytes(
+                blob
+            )
+            role = f"{'train' if prefix == 'train' else 'test'}_{kind}"
+            specs[role] = dataclasses.replace(
+                specs[role], gz_sha256=hashlib.sha256(blob).hexdigest(),
+                gz_md5=hashlib.md5(blob).hexdigest(),
+            )  # fmt: skip
+    fake = dataclasses.replace(images.IMAGE_SETS["fashion-mnist"], files=specs)
+    monkeypatch.setitem(images.IMAGE_SETS, "fashion-mnist", fake)
     return root
 
 
-def test_data_info_on_fake_data_dir(tmp_path, tmp_cache, capsys):
-    root = _official_fashion_dir(tmp_path / "d")
+def test_data_info_on_fake_data_dir(tmp_path, tmp_cache, capsys, monkeypatch):
+    root = _official_fashion_dir(tmp_path / "d", monkeypatch)
     assert main(["data", "info", "fashion-mnist", "--data-dir", str(root)]) == 0
     out = capsys.readouterr().out
     assert "n_train              60000" in out and "n_test               10000" in out
-    assert "0:6000 1:6000" in out and "IDX structure only" in out
+    assert "0:6000 1:6000" in out and "sha256 of the .gz (published)" in out
     assert str(root / "fashion-mnist") in out
     assert main(["data", "info", "fashion-mnist", "--data-dir", str(root), "--json"]) == 0
     details = json.loads(capsys.readouterr().out)
@@ -81,8 +100,12 @@ def test_data_info_on_fake_data_dir(tmp_path, tmp_cache, capsys):
 
 
 def test_data_info_missing_says_how_to_fetch(tmp_path, tmp_cache, capsys):
+    (tmp_path / "empty").mkdir()
     assert main(["data", "info", "mnist", "--data-dir", str(tmp_path / "empty")]) == 1
-    assert "could not obtain a verified" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "could not obtain a verified" in err and "neurosim data fetch mnist" in err
+    assert main(["data", "info", "mnist", "--data-dir", str(tmp_path / "nowhere")]) == 1
+    assert "nowhere does not exist" in capsys.readouterr().err
 
 
 def test_data_fetch_synthetic(capsys):

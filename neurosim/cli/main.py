@@ -13,11 +13,12 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import warnings
 from collections.abc import Sequence
 
 from neurosim.data.types import DataError
 
-SUBCOMMANDS = ("data", "train", "simulate", "bench")
+SUBCOMMANDS = ("data", "train", "simulate", "bench", "sweep", "compare")
 
 
 def _version() -> str:
@@ -67,8 +68,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _format_warning(message, category, filename, lineno, line=None) -> str:  # noqa: ANN001
+    """neurosim's own warnings as one line for command-line users (others unchanged)."""
+    if category.__module__.startswith("neurosim"):
+        return f"neurosim: warning ({category.__name__}): {message}\n"
+    return _default_format(message, category, filename, lineno, line)
+
+
+_default_format = warnings.formatwarning
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
+    previous, warnings.formatwarning = warnings.formatwarning, _format_warning
+    try:
+        return _main(argv)
+    finally:
+        warnings.formatwarning = previous
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     if extra and getattr(args, "passes_unknown_options", False):

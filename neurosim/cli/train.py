@@ -1,9 +1,12 @@
 """``neurosim train``: train a model of DFC Table 1 on one of its data sets.
 
 The configuration is the paper's for ``--model X --dataset Y``
-(``models/configs/Y/X.yaml``), or ``--config FILE``; any flag given overrides it.
+(``models/configs/Y/X.yaml``), or ``--config FILE``; any flag given overrides it, and
+``--set KEY=VALUE`` (repeatable) sets any config key by its dotted name
+(``--set params.lr=1e-4 --set schedule.epochs_fb=5``), typed as in the YAML file.
 ``--resume`` continues the run in ``--out`` (whose ``config.yaml`` is used when
-neither ``--config`` nor ``--model`` is given).
+neither ``--config`` nor ``--model`` is given). ``--nproc N`` trains data-parallel on
+N processes (torch.distributed; the same command also runs under ``torchrun``).
 """
 
 from __future__ import annotations
@@ -60,7 +63,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--diagnostics", action="store_true", default=None, help="record model diagnostics"
     )
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
-    p.add_argument("--data-dir", metavar="DIR", help="data directory (neurosim.data)")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="start again in an --out that holds a run: its files are moved into "
+        "--out/replaced-<time>/ (nothing is deleted)",
+    )
+    p.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        help="data directory searched first, read-only to neurosim (neurosim.data)",
+    )
     p.add_argument(
         "--progress",
         action=argparse.BooleanOptionalAction,
@@ -72,6 +85,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="also write TensorBoard event files to OUT/tensorboard (needs the optional "
         'tensorboard package: pip install "neurosim[tensorboard]")',
+    )
+    from neurosim.training.overrides import add_set_option
+
+    add_set_option(p)
+    p.add_argument(
+        "--nproc",
+        type=int,
+        help="data-parallel training on N processes, each simulating 1/N of every "
+        "minibatch (gloo on CPU, nccl on GPU); under torchrun the process count is its own",
     )
 
 
@@ -125,19 +147,22 @@ DEFAULTS: dict[str, Any] = {
     "subset": _from_config("subset", lambda v: "null (all samples)" if v is None else v),
     "diagnostics": _from_config("diagnostics", lambda v: "on" if v else "off"),
     "resume": "off: start a new run (refused if OUT holds one)",
+    "overwrite": "off: a directory holding a run is refused",
     "data_dir": lambda: f"the config's data_dir, else {_data_cache()}",
     "progress": "bars only when stderr is a terminal",
     "tensorboard": lambda: (
         "off (the tensorboard package is "
         + ("installed)" if _tensorboard_installed() else "not installed)")
     ),
+    "overrides": "none",
+    "nproc": "1 process (under torchrun: its WORLD_SIZE)",
 }
 
 
 def _data_cache() -> str:
     from neurosim.data.files import DATA_ENV, cache_root
 
-    return f"${DATA_ENV} if set, else the cache {cache_root()}"
+    return f"${DATA_ENV} if set, else only the cache {cache_root()}"
 
 
 def _tensorboard_installed() -> bool:
@@ -162,6 +187,7 @@ class DefaultsHelpFormatter(argparse.RawDescriptionHelpFormatter):
 def build_config(args: argparse.Namespace) -> Any:
     """The :class:`RunConfig` described by ``args`` (flags override the file)."""
     from neurosim.training.config import ConfigError, default_config, load_config
+    from neurosim.training.overrides import apply_overrides, parse_assignments
 
     saved = args.out / "config.yaml"
     if args.config is not None:
@@ -175,7 +201,7 @@ def build_config(args: argparse.Namespace) -> Any:
             "give --model and --dataset (the paper's config), or --config FILE"
             + (", or --resume with a run directory holding config.yaml" if args.resume else "")
         )
-    return cfg.with_overrides(
+    cfg = cfg.with_overrides(
         model=args.model,
         dataset=args.dataset,
         epochs=args.epochs,
@@ -188,28 +214,39 @@ def build_config(args: argparse.Namespace) -> Any:
         diagnostics=args.diagnostics,
         data_dir=args.data_dir,
     )
+    return apply_overrides(cfg, parse_assignments(getattr(args, "overrides", None) or []))
 
 
 def run(args: argparse.Namespace) -> int:
     """Run ``neurosim train``; returns the exit status (0 ok, 1 diverged, 2 bad input)."""
     from neurosim.data import DataError
+    from neurosim.scale.launch import data_parallel_requested, train_data_parallel
     from neurosim.training import CheckpointError, ConfigError, TrainingDivergedError, train
+    from neurosim.training.resources import TrainingMemoryError
+    from neurosim.training.rundir import RunDirectoryError
     from neurosim.training.writers import TensorBoardUnavailableError
 
     try:
         cfg = build_config(args)
-        result = train(
-            cfg, args.out, resume=args.resume, progress=args.progress, tensorboard=args.tensorboard
-        )
-    except TrainingDivergedError as err:
+        nproc = getattr(args, "nproc", None)
+        options = {"resume": args.resume, "progress": args.progress}
+        options.update(tensorboard=args.tensorboard, overwrite=args.overwrite)
+        if data_parallel_requested(nproc):
+            result = train_data_parallel(cfg, args.out, nproc, **options)
+        else:
+            result = train(cfg, args.out, **options)
+    except (TrainingDivergedError, TrainingMemoryError) as err:
         print(f"neurosim train: {err}", file=sys.stderr)
         return 1
-    except (ConfigError, CheckpointError, DataError, FileExistsError, KeyError, ValueError,
+    except (ConfigError, CheckpointError, DataError, RunDirectoryError, KeyError, ValueError,
             TensorBoardUnavailableError) as err:  # fmt: skip
         msg = err.args[0] if isinstance(err, KeyError) and err.args else err
+        if isinstance(err, RunDirectoryError):
+            msg = err.for_cli()  # the flags, not the Python keywords
         print(f"neurosim train: error: {msg}", file=sys.stderr)
         return 2
-    _report(result, cfg)
+    if result is not None:  # None: a data-parallel process other than rank 0
+        _report(result, cfg)
     return 0
 
 

@@ -76,3 +76,18 @@ def test_horizon_longer_than_the_trajectory_is_refused(tmp_path, capsys):
     yaml.write_text("model: autapse-rnn\ndataset: bouncing-ball\ndata_options: {horizon: 500}\n")
     assert main(["train", "--config", str(yaml), "--out", str(tmp_path / "c")]) == 2
     assert "horizon=500 is not shorter than the trajectory" in capsys.readouterr().err
+
+
+def test_set_overrides_a_data_option(tmp_path, capsys):
+    from neurosim.training.overrides import apply_overrides, settable_keys
+
+    cfg = default_config("bptt", "bouncing-ball")
+    assert "data_options.horizon" in settable_keys(cfg)
+    assert apply_overrides(cfg, {"data_options.horizon": 5}).data_options == {"horizon": 5}
+    with pytest.raises(ConfigError, match=r"data_options.gravity: unknown key"):
+        apply_overrides(cfg, {"data_options.gravity": 1.0})
+    out = tmp_path / "run"
+    argv = ["train", "--model", "bptt", "--dataset", "bouncing-ball", "--out", str(out),
+            "--set", "data_options.horizon=30", "--set", "data_options.n_steps=30"]  # fmt: skip
+    assert main(argv) == 2
+    assert "horizon=30 is not shorter than the trajectory" in capsys.readouterr().err
