@@ -39,7 +39,7 @@ from tqdm import tqdm
 from neurosim.models import registry
 from neurosim.models.base import TrainableModel
 from neurosim.training import metrics as mlog
-from neurosim.training import plots
+from neurosim.training import plots, sequences
 from neurosim.training.checkpoint import (
     CheckpointError,
     load_checkpoint,
@@ -526,6 +526,10 @@ class _Run:
         diag = plots.plot_diagnostics(self.records, self.out / "diagnostics.png", title)
         if diag is not None:
             made.append(diag)
+        if self.data.spec.sequence:
+            split = self.data.val if self.data.val is not None else self.data.test
+            path = self.out / "trajectories.png"
+            made.append(sequences.plot_trajectories(self.model, split.X, split.Y, path, title))
         if self.data.spec.autoencoder:
             made.append(
                 plots.plot_reconstructions(

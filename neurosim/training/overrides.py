@@ -5,7 +5,8 @@ A key names one entry of the run config (schema in :mod:`neurosim.training.confi
 * a top-level key: ``epochs``, ``seed``, ``batch_size``, ``subset``, ...;
 * a schedule key: ``schedule.epochs_fb``, ``schedule.extra_fb_epochs``;
 * a model parameter: ``params.lr``, ``params.size_hidden``, ... (the fields of the
-  model's Config dataclass, e.g. :class:`~neurosim.models.dfc.config.DFCConfig`).
+  model's Config dataclass, e.g. :class:`~neurosim.models.dfc.config.DFCConfig`);
+* a data option of the task: ``data_options.horizon``, ... (``TaskSpec.data_options``).
 
 On the command line the value is parsed by the YAML loader of the config files
 (:func:`neurosim.training.config.safe_load`), so ``--set params.lr=1e-4`` gives the same
@@ -41,7 +42,7 @@ from neurosim.training.config import (
 )
 
 #: top-level keys that are sections: only their entries can be set
-SECTIONS = ("schedule", "params")
+SECTIONS = ("schedule", "params", "data_options")
 
 
 def parse_assignment(text: str) -> tuple[str, Any]:
@@ -118,6 +119,11 @@ def apply_overrides(
         elif section == "params":
             _check_param(data["model"], data["dataset"], name, value, source)
             data["params"] = {**(data.get("params") or {}), name: value}
+        elif (
+            section == "data_options"
+            and name in get_task_spec_checked(data["dataset"]).data_options
+        ):
+            data["data_options"] = {**(data.get("data_options") or {}), name: value}
         else:
             raise ConfigError(
                 f"{source} {key}: unknown key; {_close(key, settable_keys(cfg))}settable "
@@ -135,7 +141,8 @@ def settable_keys(cfg: RunConfig) -> list[str]:
     sched = [f"schedule.{f.name}" for f in dataclasses.fields(Schedule)]
     schema = model_param_schema(cfg.model, cfg.dataset)
     names = sorted(schema) if schema is not None else sorted(cfg.model_params())
-    return [*top, *sched, *(f"params.{n}" for n in names)]
+    data = sorted(get_task_spec_checked(cfg.dataset).data_options)
+    return [*top, *sched, *(f"params.{n}" for n in names), *(f"data_options.{n}" for n in data)]
 
 
 def check_model_params(cfg: RunConfig, source: str = "config") -> None:
