@@ -38,6 +38,8 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
+from neurosim.training.metric_labels import MetricLabel, register_metric_label
+
 #: per-layer ``(dW_l, db_l)`` of a rule (either sign convention, used consistently)
 Update = Sequence[tuple[Tensor, Tensor]]
 
@@ -114,3 +116,16 @@ KEYS = (
     "angle_projection",
     "angle_local_grad",
 )
+
+_ANGLE = "angle (degrees)"
+for _group, _label in {
+    "angle_B_WT": MetricLabel("angle between B_l and W_l^T (Kunin weight angle)", _ANGLE),
+    "norm_ratio_B_W": MetricLabel("norm of B_l relative to W_l", "||B_l||_F / ||W_l||_F"),
+    "angle_projection": MetricLabel(
+        "angle between x B_l and x W_l^T (Kunin projection angle)", _ANGLE
+    ),
+    "angle_local_grad": MetricLabel(
+        "angle between delta_l B_l^T and delta_l W_l (Kunin gradient angle)", _ANGLE
+    ),
+}.items():
+    register_metric_label(_group, _label)

@@ -32,7 +32,7 @@ Adam with the DFC-table values), so every method shares one results table. On to
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from neurosim.models.baselines.config import OPTIMIZERS, BaselineConfig
@@ -47,7 +47,7 @@ class LearnedFeedbackConfig(BaselineConfig):
     """Baseline network plus a backward-weight rule (see the module docstring)."""
 
     rule: str = "fa"
-    coefficients: dict[str, float] = field(default_factory=dict)
+    coefficients: dict | None = None
     feedback_optimizer: str | None = None
     feedback_lr: float | None = None
     feedback_adam_epsilon: float | None = None
@@ -139,6 +139,16 @@ class LearnedFeedbackConfig(BaselineConfig):
                 )
         merged = {**defaults, **{k: float(v) for k, v in given.items()}}
         return {k: merged[k] for k in PRIMITIVES if k in merged}
+
+    def divergence_hint(self, phase: str = "forward") -> str:
+        """Likely cause of a diverged run: the forward step size, B's step size or the
+        coefficients (:mod:`neurosim.training.divergence`)."""
+        terms = ", ".join(f"{k}={v:g}" for k, v in self.coefficients.items()) or "none"
+        return (
+            f"{super().divergence_hint(phase)}; or B's step: lower params.feedback_lr (now "
+            f"{self.feedback_lr_eff:.3g}, {self.feedback_optimizer_name}) or the "
+            f"coefficients ({terms})"
+        )
 
     @property
     def learned(self) -> bool:

@@ -58,10 +58,6 @@ class LearnedFeedbackModel(FAModel):
         self.cfg: LearnedFeedbackConfig = cfg
         self.rule = get_rule(cfg.rule)
         self.name = cfg.rule
-        self.divergence_hint = (
-            "a learning rate is probably too high: lower params.lr (forward weights) or "
-            "params.feedback_lr (backward weights), or the coefficients"
-        )
         self._feedback_optimizer: torch.optim.Optimizer | None = None
         if cfg.learned:
             for i in range(1, self.depth):
@@ -145,6 +141,11 @@ class LearnedFeedbackModel(FAModel):
             u = torch.rand(r.shape, generator=self.generator, dtype=torch.float64)
             noise = (2.0 * u - 1.0) * (math.sqrt(3.0) * std)
         return noise.to(device=r.device, dtype=r.dtype)
+
+    def set_noise_stream(self, stream: int) -> None:
+        """Mirror-mode noise is drawn per sample: data-parallel process ``r > 0`` draws
+        it from its own stream (the model's generator re-seeded with ``stream``)."""
+        self.generator.manual_seed(stream)
 
     def set_feedback(self, layer: int, B: Tensor) -> None:
         """Replace ``B_layer`` (layer = 2..L, shape of ``W_layer^T``) in place."""

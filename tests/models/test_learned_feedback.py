@@ -166,7 +166,7 @@ def test_mirror_noise_inputs_are_seeded_and_white():
         ({"coefficients": {"mirror": 1.0}}, r"unknown primitive\(s\) \['mirror'\].*'sparse'"),
         ({"coefficients": {"amp": "big"}}, r"coefficients\.amp must be a finite number"),
         ({"coefficients": {"amp": float("nan")}}, r"coefficients\.amp must be a finite number"),
-        ({"coefficients": [1, 2]}, r"coefficients must be a mapping"),
+        ({"coefficients": [1, 2]}, r"params\.coefficients=\[1, 2\] \(list\) is not dict"),
         ({"feedback_optimizer": "rmsprop"}, r"feedback_optimizer 'rmsprop' is not one of"),
         ({"feedback_lr": 0}, r"feedback_lr must be a number > 0"),
         ({"regularizer_input": "pink"}, r"regularizer_input 'pink' is not one of"),

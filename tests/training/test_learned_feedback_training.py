@@ -56,7 +56,7 @@ def test_diagnostics_are_recorded_and_plotted(tmp_path, toy):
 def test_feedback_divergence_stops_with_the_rules_hint(tmp_path, toy):
     params = {**SMALL, "feedback_optimizer": "sgd", "feedback_lr": 1e300,
               "coefficients": {"decay": 1.0, "amp": 1.0}}  # fmt: skip
-    with pytest.raises(TrainingDivergedError, match=r"wm: training diverged.*feedback_lr"):
+    with pytest.raises(TrainingDivergedError, match=r"wm: training diverged.*params\.feedback_lr"):
         train(base_config("wm", epochs=1, params=params), tmp_path / "run", dataset=toy,
               progress=False)  # fmt: skip
 
