@@ -75,3 +75,35 @@ def test_cli_trains_a_learned_rule_with_its_shipped_config(tmp_path, capsys, mon
         '"null": 0.001' in (out / "config.yaml").read_text()
         or "'null': 0.001" in (out / "config.yaml").read_text()
     )
+
+
+@pytest.mark.parametrize("model", ["kp"])  # tie_grad, forward decay and B's optimiser
+def test_two_processes_match_one(tmp_path, model):
+    """Data-parallel training (2 processes, then resumed on 1) gives the weights, B and
+    metrics of one process: B's update is a batch mean, reduced by the optimiser hook."""
+    from neurosim.data import load_dataset
+    from neurosim.scale.launch import train_data_parallel
+    from neurosim.testing import assert_allclose
+    from neurosim.training.config import default_config
+    from neurosim.training.overrides import apply_overrides
+
+    try:
+        load_dataset("mnist", download=False)
+    except Exception:  # noqa: BLE001
+        pytest.skip("MNIST is not cached locally (run `neurosim data fetch mnist`)")
+    small = {"epochs": 2, "subset": 96, "batch_size": 32, "threads": 1, "dtype": "float64",
+             "val_size": 64, "params.size_hidden": [12, 8]}  # fmt: skip
+    cfg = apply_overrides(default_config(model, "mnist"), small)
+    one, two = tmp_path / "one", tmp_path / "two"
+    train(cfg, one, progress=False)
+    train_data_parallel(cfg.with_overrides(epochs=1), two, nproc=2, progress=False)
+    train(cfg, two, resume=True, progress=False)
+    for a, b in zip(read_jsonl(one / "metrics.jsonl"), read_jsonl(two / "metrics.jsonl"),
+                    strict=True):  # fmt: skip
+        assert_allclose(b["train_loss"], a["train_loss"])
+    ref = load_checkpoint(one / "checkpoint.pt")["model"]
+    got = load_checkpoint(two / "checkpoint.pt")["model"]
+    assert {"B1", "B2"} <= set(ref)
+    for name, tensor in ref.items():
+        if tensor.is_floating_point():
+            assert_allclose(got[name], tensor, rtol_scale=10, msg=f"{model} {name}")
