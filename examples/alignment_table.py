@@ -4,19 +4,23 @@
     python examples/alignment_table.py --out runs/alignment_table --report   # table only
     python examples/alignment_table.py --out runs/t --epochs 1 --seeds 0 --subset 2000 \\
         --methods bp fa sa --datasets mnist                                   # a quick look
+    python examples/alignment_table.py --out runs/alignment_depth6 --datasets mnist \\
+        --set 'params.size_hidden=[256, 256, 256, 256, 256, 256]'            # a variant
 
 Trains every (dataset, method, seed) with its shipped config
 (``models/configs/{dataset}/{method}.yaml``: 784-256-256-256-10 tanh, the DFC table's
-Adam settings, the reference code's coefficients) and ``--diagnostics``, one run after
-the other, each in ``OUT/{dataset}/{method}/seed{k}``. Interrupt it at any time: a
-finished run is skipped and an unfinished one resumed from its last epoch (so a
-larger ``--epochs`` extends the runs of a smaller one exactly). Then it writes
-``OUT/table_{E}ep.md`` and ``OUT/table_{E}ep.json`` (E = ``--epochs``; runs with more
-epochs are cut at E): test error (at the best-validation epoch, the project's
-protocol, and at the last epoch) as mean ± std over seeds, the final angles between
-``B_l`` and ``W_l^T``, between each layer's update and the BP gradient and between
-the projections ``x B_l`` and ``x W_l^T``, and ``OUT/curves_{dataset}_{E}ep.png``
-(test error and B/W^T angles per epoch).
+Adam settings, the reference code's coefficients) and ``--diagnostics``, plus the
+``--set KEY=VALUE`` overrides (applied to every run: use a fresh ``--out`` per
+setting), one run after the other, each in ``OUT/{dataset}/{method}/seed{k}``.
+Interrupt it at any time: a finished run is skipped and an unfinished one resumed from
+its last epoch (so a larger ``--epochs`` extends the runs of a smaller one exactly).
+Then it writes ``OUT/table_{E}ep.md`` and ``OUT/table_{E}ep.json`` (E = ``--epochs``;
+runs with more epochs are cut at E): test error (at the best-validation epoch, the
+project's protocol, and at the last epoch) as mean ± std over seeds, the final angles
+between ``B_l`` and ``W_l^T`` (and the norm ratios ``||B_l|| / ||W_l||``), between each
+layer's update and the BP gradient and between the projections ``x B_l`` and
+``x W_l^T``, and ``OUT/curves_{dataset}_{E}ep.png`` (test error and B/W^T angles per
+epoch).
 """
 
 from __future__ import annotations
@@ -36,6 +40,11 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from neurosim.training import default_config, train  # noqa: E402
 from neurosim.training.metrics import read_jsonl  # noqa: E402
+from neurosim.training.overrides import (  # noqa: E402
+    add_set_option,
+    apply_overrides,
+    parse_assignments,
+)
 
 METHODS = ("bp", "fa", "wm", "ia", "sa", "aa", "kp", "sign-sym")
 DATASETS = ("mnist", "fashion-mnist")
@@ -71,6 +80,7 @@ def train_all(args: argparse.Namespace) -> None:
             subset=args.subset,
             diagnostics=True,
         )
+        cfg = apply_overrides(cfg, parse_assignments(args.overrides))
         resume = (path / "checkpoint.pt").is_file()
         t0 = time.perf_counter()
         result = train(cfg, path, resume=resume, progress=False)
@@ -120,11 +130,11 @@ def _fmt(ms: dict[str, float], scale: float = 1.0, digits: int = 2) -> str:
     return f"{scale * ms['mean']:.{digits}f} ± {scale * ms['std']:.{digits}f}"
 
 
-def _angle_cells(e: dict[str, Any], key: str, layers: list[int]) -> list[str]:
+def _angle_cells(e: dict[str, Any], key: str, layers: list[int], digits: int = 1) -> list[str]:
     cells = []
     for i in layers:
         ms = e["final"].get(f"{key}/layer{i}")
-        cells.append(_fmt(ms, digits=1) if ms else "–")
+        cells.append(_fmt(ms, digits=digits) if ms else "–")
     return cells
 
 
@@ -135,8 +145,12 @@ def markdown(table: dict[str, Any], args: argparse.Namespace) -> str:
         "Test error (%) at the best-validation epoch and at the last epoch, mean ± std over "
         "seeds, and final angles (degrees, mean ± std): between B_l and W_l^T "
         "(`angle_B_WT`), between each layer's update and the BP gradient (`angle_bp`), "
-        "and between x B_l and x W_l^T on a validation batch (`angle_projection`).",
+        "between x B_l and x W_l^T on a validation batch (`angle_projection`), and the "
+        "norm ratio ||B_l||_F / ||W_l||_F (`norm_ratio_B_W`).",
     ]
+    if args.overrides:
+        lines += ["", "Overrides of the shipped configs: " + ", ".join(
+            f"`{o}`" for o in args.overrides)]  # fmt: skip
     for dataset, methods in table.items():
         layers = sorted({int(k.split("layer")[1]) for e in methods.values() for k in e["final"]})
         b_layers, w_layers = [i for i in layers if i >= 2], layers[:-1]
@@ -155,6 +169,11 @@ def markdown(table: dict[str, Any], args: argparse.Namespace) -> str:
         for method, e in methods.items():
             cells = [method, *_angle_cells(e, "angle_bp", w_layers)]
             cells += _angle_cells(e, "angle_projection", b_layers)
+            lines.append("| " + " | ".join(cells) + " |")
+        head = ["method"] + [f"‖B{i}‖/‖W{i}‖" for i in b_layers]
+        lines += ["", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        for method, e in methods.items():
+            cells = [method, *_angle_cells(e, "norm_ratio_B_W", b_layers, digits=2)]
             lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -208,6 +227,7 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--subset", type=int, default=None, help="first K training samples")
     p.add_argument("--report", action="store_true", help="only write the table and plots")
+    add_set_option(p, "every run (use a fresh --out per setting)")
     args = p.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     if not args.report:
@@ -215,7 +235,11 @@ def main() -> None:
     table = collect(args)
     stem = f"table_{args.epochs}ep"
     (args.out / f"{stem}.json").write_text(
-        json.dumps({"epochs": args.epochs, "dtype": args.dtype, "table": table}, indent=1)
+        json.dumps(
+            {"epochs": args.epochs, "dtype": args.dtype, "overrides": args.overrides}
+            | {"table": table},
+            indent=1,
+        )
     )
     text = markdown(table, args)
     (args.out / f"{stem}.md").write_text(text)
