@@ -165,11 +165,6 @@ class LearnedFeedbackConfig(BaselineConfig):
         """B's learning rate (the forward ``lr_eff`` unless ``feedback_lr`` is set)."""
         return self.lr_eff if self.feedback_lr is None else self.feedback_lr
 
-    @classmethod
-    def from_params(cls, params: dict[str, Any] | None) -> LearnedFeedbackConfig:
-        """Build from a YAML ``params`` mapping (unknown keys raise, naming the allowed)."""
-        return super().from_params(params)  # type: ignore[return-value]
-
 
 def _is_number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
