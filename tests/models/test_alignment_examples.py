@@ -57,6 +57,21 @@ def test_alignment_table_example(tmp_path):
     # a second call finds the finished runs and only writes the report
     again = _run("alignment_table.py", *args)
     assert "done (1 epochs)" in again.stdout
+    # --set reaches every run (here: one hidden layer) and is recorded in the table
+    variant = tmp_path / "depth1"
+    args = ["--out", str(variant), "--epochs", "1", "--seeds", "0", "--subset", "256",
+            "--methods", "sa", "--datasets", "mnist",
+            "--set", "params.size_hidden=[16]"]  # fmt: skip
+    _run("alignment_table.py", *args)
+    report = json.loads((variant / "table_1ep.json").read_text())
+    assert report["overrides"] == ["params.size_hidden=[16]"]
+    assert set(report["table"]["mnist"]["sa"]["final"]) >= {
+        "angle_B_WT/layer2",
+        "norm_ratio_B_W/layer2",
+    }
+    assert "angle_B_WT/layer3" not in report["table"]["mnist"]["sa"]["final"]
+    text = (variant / "table_1ep.md").read_text()
+    assert "`params.size_hidden=[16]`" in text and "‖B2‖/‖W2‖" in text
 
 
 @pytest.mark.slow
