@@ -10,16 +10,17 @@
 Trains every (dataset, method, seed) with its shipped config
 (``models/configs/{dataset}/{method}.yaml``: 784-256-256-256-10 tanh, the DFC table's
 Adam settings, the reference code's coefficients) and ``--diagnostics``, plus the
-``--set KEY=VALUE`` overrides (applied to every run: use a fresh ``--out`` per
-setting), one run after the other, each in ``OUT/{dataset}/{method}/seed{k}``.
-Interrupt it at any time: a finished run is skipped and an unfinished one resumed from
-its last epoch (so a larger ``--epochs`` extends the runs of a smaller one exactly).
-Then it writes ``OUT/table_{E}ep.md`` and ``OUT/table_{E}ep.json`` (E = ``--epochs``;
-runs with more epochs are cut at E): test error (at the best-validation epoch, the
-project's protocol, and at the last epoch) as mean ± std over seeds, the final angles
-between ``B_l`` and ``W_l^T`` (and the norm ratios ``||B_l|| / ||W_l||``), between each
-layer's update and the BP gradient and between the projections ``x B_l`` and
-``x W_l^T``, and ``OUT/curves_{dataset}_{E}ep.png`` (test error and B/W^T angles per
+``--set KEY=VALUE`` overrides (applied to every run: use a fresh ``--out`` per setting),
+one run after the other, each in ``OUT/{dataset}/{method}/seed{k}``. Interrupt it at any
+time: a finished run is skipped and an unfinished one resumed from its last epoch (so a
+larger ``--epochs`` extends the runs of a smaller one exactly). Then it writes
+``OUT/table_{E}ep.md`` and ``OUT/table_{E}ep.json`` (E = ``--epochs``; runs with more
+epochs are cut at E; a selection of methods, data sets or seeds adds them to the name,
+e.g. ``table_5ep_bp-sa_mnist_seeds0-1.md``): test error (at the best-validation epoch,
+the project's protocol, and at the last epoch) as mean ± std over seeds, the final
+angles between ``B_l`` and ``W_l^T`` (and the norm ratios ``||B_l|| / ||W_l||``),
+between each layer's update and the BP gradient and between the projections ``x B_l``
+and ``x W_l^T``, and ``OUT/curves_{dataset}_{E}ep.png`` (test error and B/W^T angles per
 epoch).
 """
 
@@ -48,6 +49,7 @@ from neurosim.training.overrides import (  # noqa: E402
 
 METHODS = ("bp", "fa", "wm", "ia", "sa", "aa", "kp", "sign-sym")
 DATASETS = ("mnist", "fashion-mnist")
+DEFAULT_SEEDS = [0, 1, 2]
 
 
 def run_dir(out: Path, dataset: str, method: str, seed: int) -> Path:
@@ -178,6 +180,20 @@ def markdown(table: dict[str, Any], args: argparse.Namespace) -> str:
     return "\n".join(lines) + "\n"
 
 
+def selection_suffix(args: argparse.Namespace) -> str:
+    """``""`` for the default methods, data sets and seeds, else the parts that differ
+    (``"_bp-sa_mnist_seeds0-1"``), so a report on a selection never replaces the full
+    table of the same ``--out``."""
+    parts = []
+    if list(args.methods) != list(METHODS):
+        parts.append("-".join(args.methods))
+    if list(args.datasets) != list(DATASETS):
+        parts.append("-".join(args.datasets))
+    if list(args.seeds) != DEFAULT_SEEDS:
+        parts.append("seeds" + "-".join(map(str, args.seeds)))
+    return "".join(f"_{p}" for p in parts)
+
+
 def plot_curves(args: argparse.Namespace) -> list[Path]:
     """Per dataset: test error and angle(B_l, W_l^T) per epoch, mean over seeds."""
     made = []
@@ -209,7 +225,7 @@ def plot_curves(args: argparse.Namespace) -> list[Path]:
         axes[0].legend(fontsize=8)
         fig.suptitle(f"{dataset}: mean over seeds {args.seeds}")
         fig.tight_layout()
-        path = args.out / f"curves_{dataset}_{args.epochs}ep.png"
+        path = args.out / f"curves_{dataset}_{args.epochs}ep{selection_suffix(args)}.png"
         fig.savefig(path, dpi=100)
         plt.close(fig)
         made.append(path)
@@ -220,7 +236,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--out", type=Path, default=Path("runs/alignment_table"))
     p.add_argument("--epochs", type=int, default=10)
-    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--seeds", type=int, nargs="+", default=DEFAULT_SEEDS)
     p.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
     p.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=DATASETS)
     p.add_argument("--dtype", default="float32", choices=("float32", "float64"))
@@ -233,7 +249,7 @@ def main() -> None:
     if not args.report:
         train_all(args)
     table = collect(args)
-    stem = f"table_{args.epochs}ep"
+    stem = f"table_{args.epochs}ep{selection_suffix(args)}"
     (args.out / f"{stem}.json").write_text(
         json.dumps(
             {"epochs": args.epochs, "dtype": args.dtype, "overrides": args.overrides}

@@ -135,7 +135,9 @@ class LearnedFeedbackConfig(BaselineConfig):
             if given.get("decay", 0.0) != 0.0:
                 raise ValueError(
                     f"{name}: coefficients.decay must be 0 with oja: true (Oja's term "
-                    f"replaces the decay of weight mirror), got {given['decay']!r}"
+                    f"replaces the decay of weight mirror), got {given['decay']!r}; give "
+                    "coefficients without decay, e.g. {amp: 1.0e-3} as "
+                    "models/configs/mnist/wm-oja.yaml does"
                 )
         merged = {**defaults, **{k: float(v) for k, v in given.items()}}
         return {k: merged[k] for k in PRIMITIVES if k in merged}
