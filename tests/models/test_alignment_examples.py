@@ -21,16 +21,6 @@ def _run(script: str, *args: str, timeout: int = 600) -> subprocess.CompletedPro
     return done
 
 
-def _mnist_cached() -> bool:
-    from neurosim.data import load_dataset
-
-    try:
-        load_dataset("mnist", download=False)
-    except Exception:  # noqa: BLE001
-        return False
-    return True
-
-
 @pytest.mark.example
 def test_fixed_points_example(tmp_path):
     _run("alignment_fixed_points.py", "--out", str(tmp_path), "--steps", "300")
@@ -43,9 +33,7 @@ def test_fixed_points_example(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.example
-def test_alignment_table_example(tmp_path):
-    if not _mnist_cached():
-        pytest.skip("MNIST is not cached locally (run `neurosim data fetch mnist`)")
+def test_alignment_table_example(tmp_path, mnist_cached):
     args = ["--out", str(tmp_path), "--epochs", "1", "--seeds", "0", "1", "--subset", "256",
             "--methods", "bp", "sa", "wm", "--datasets", "mnist"]  # fmt: skip
     _run("alignment_table.py", *args)

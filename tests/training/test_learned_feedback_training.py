@@ -78,19 +78,14 @@ def test_cli_trains_a_learned_rule_with_its_shipped_config(tmp_path, capsys, mon
 
 
 @pytest.mark.parametrize("model", ["kp"])  # tie_grad, forward decay and B's optimiser
-def test_two_processes_match_one(tmp_path, model):
+def test_two_processes_match_one(tmp_path, model, mnist_cached):
     """Data-parallel training (2 processes, then resumed on 1) gives the weights, B and
     metrics of one process: B's update is a batch mean, reduced by the optimiser hook."""
-    from neurosim.data import load_dataset
     from neurosim.scale.launch import train_data_parallel
     from neurosim.testing import assert_allclose
     from neurosim.training.config import default_config
     from neurosim.training.overrides import apply_overrides
 
-    try:
-        load_dataset("mnist", download=False)
-    except Exception:  # noqa: BLE001
-        pytest.skip("MNIST is not cached locally (run `neurosim data fetch mnist`)")
     small = {"epochs": 2, "subset": 96, "batch_size": 32, "threads": 1, "dtype": "float64",
              "val_size": 64, "params.size_hidden": [12, 8]}  # fmt: skip
     cfg = apply_overrides(default_config(model, "mnist"), small)
