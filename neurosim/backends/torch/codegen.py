@@ -22,6 +22,12 @@ import math
 import re
 from collections.abc import Callable
 
+from neurosim.backends.torch.difference import (
+    VIA_TANH,
+    one_sided_lines,
+    phi_difference,
+    tanh_point,
+)
 from neurosim.backends.torch.kernels import RATE_RANGE, check_fn, default_seed, phi_into
 from neurosim.ir.model import Model
 from neurosim.ir.ops import (
@@ -29,6 +35,7 @@ from neurosim.ir.ops import (
     DenseProjection,
     Integrate,
     Nonlinearity,
+    NonlinearityDifference,
     Op,
     OutputTarget,
     SpikeSoma,
@@ -83,8 +90,16 @@ class Emitter:
         #: step argument -> (generator identifier, size) of pre-drawn standard normals
         self.noise_slots: dict[str, tuple[str, int]] = {}
         self.slot_noise = False
-        #: "init" while the init ops are lowered, else "step"
+        #: "init" while the init ops are lowered, "hoist" for the loop-invariant ops,
+        #: else "step"
         self.phase = "step"
+        #: variables no step op writes (set by the program before the step is lowered)
+        self.invariant: set[str] = set()
+        #: lines run once per run after hoisting (``prepare``), and the names they bind
+        self.prepare_lines: list[str] = []
+        self.prepared: set[str] = set()
+        #: functions the generated code calls besides torch (name -> callable)
+        self.functions: dict[str, object] = {}
 
     def noise_slot(self, op_name: str, seed: int | None, size: int) -> str:
         """Identifier of the step argument holding this step's ``(batch, size)``
@@ -123,6 +138,39 @@ class Emitter:
         name = "g_" + sanitize(op_name)
         self.generator_seeds[name] = default_seed(op_name) if seed is None else int(seed)
         return name
+
+    def tanh_point(self, at: str, scale: float) -> tuple[str, str, str]:
+        """Names of ``T = tanh(scale at)``, ``S = 1/cosh(scale at)^2`` and the flag
+        ``|scale at| < TANH_LIMIT``, computed once per run in ``prepare`` (``at`` must
+        be invariant; see :mod:`~neurosim.backends.torch.difference`)."""
+        key = sanitize(f"{at}_x{scale:g}")
+        names = (f"T_{key}", f"S_{key}", f"OK_{key}")
+        if names[0] not in self.prepared:
+            self.functions["TANH_POINT"] = tanh_point
+            self.prepare_lines += [
+                f"global {', '.join(names)}",
+                f"{', '.join(names)} = TANH_POINT({self.v(at)}, {scale!r})",
+            ]
+            self.prepared.add(names[0])
+        return names
+
+    def difference_lines(
+        self, fn: str, at: str, x: str, dst: str, tag: str, y: str | None = None
+    ) -> list[str]:
+        """Lines of ``dst = phi(at + x) - phi(at + y)`` (variables ``at``, ``x``, ``y``;
+        ``y=None``: ``- phi(at)``): the one-sided tanh form when ``at`` is invariant
+        during the step, else :func:`~neurosim.backends.torch.difference.phi_difference`."""
+        out = self.v(dst) if dst in self.model.variables else dst
+        if fn == "linear":
+            return [f"torch.sub({self.v(x)}, {self.v(y)}, out={out})" if y else
+                    f"{out}.copy_({self.v(x)})"]  # fmt: skip
+        self.functions["PHI_DIFF"] = phi_difference
+        if y is None and fn in VIA_TANH and self.phase == "step" and at in self.invariant:
+            T, S, ok = self.tanh_point(at, VIA_TANH[fn][0])
+            tmp = self.scratch(f"diff_{tag}", self.size(x))
+            return one_sided_lines(fn, self.v(at), self.v(x), out, T, S, ok, tmp)
+        args = ", ".join([repr(fn), self.v(at), self.v(x)] + ([self.v(y)] if y else []))
+        return [f"{out}.copy_(PHI_DIFF({args}))"]
 
     def lower(self, op: Op) -> list[str]:
         """Source lines of one op (with a comment line naming it)."""
@@ -219,6 +267,13 @@ def _integrate(op: Integrate, em: Emitter) -> list[str]:
 def _nonlinearity(op: Nonlinearity, em: Emitter) -> list[str]:
     check_fn(op.fn, f"Nonlinearity '{op.name}'")
     return [phi_into(op.fn, em.v(op.src), em.v(op.dst), em.fast_tanh)]
+
+
+@register(NonlinearityDifference)
+def _nonlinearity_difference(op: NonlinearityDifference, em: Emitter) -> list[str]:
+    """``dst = phi(at + src) - phi(at + src_baseline)`` without subtracting rates."""
+    check_fn(op.fn, f"NonlinearityDifference '{op.name}'")
+    return em.difference_lines(op.fn, op.at, op.src, op.dst, op.name, op.src_baseline)
 
 
 @register(Copy)

@@ -27,7 +27,7 @@ from neurosim.backends.torch.codegen import Emitter, continue_spike_trace
 from neurosim.backends.torch.kernels import NAMESPACE
 from neurosim.backends.torch.plasticity import RulePlan
 from neurosim.ir.model import Model
-from neurosim.ir.ops import LocalPlasticity, Nonlinearity, Op, SpikeSoma
+from neurosim.ir.ops import LocalPlasticity, Nonlinearity, NonlinearityDifference, Op, SpikeSoma
 
 MODES = ("accumulate", "online", "off")
 _CALL = re.compile(r"(?:torch\.\w+|\.\w+_)\(")
@@ -64,10 +64,16 @@ def _continued_spike_traces(model: Model, em: Emitter) -> list[str]:
 def _track(known: dict[tuple[str, str], str], op: Op) -> None:
     """Update the facts ``known[(fn, src)] = dst`` ("dst holds fn(src)") after ``op``."""
     for w in op.writes:
-        for key in [k for k, d in known.items() if w in (k[1], d)]:
+        for key in [k for k, d in known.items() if w in (k[1], d, k[0].partition("@")[2])]:
             del known[key]
     if isinstance(op, Nonlinearity) and op.src != op.dst:
         known[(op.fn, op.src)] = op.dst
+    if (
+        isinstance(op, NonlinearityDifference)
+        and op.src_baseline is None
+        and op.dst not in (op.src, op.at)
+    ):
+        known[(f"{op.fn}@{op.at}", op.src)] = op.dst  # dst holds fn(at + src) - fn(at)
 
 
 def _calls(lines: list[str]) -> int:
@@ -116,10 +122,13 @@ class Program:
         init_lines = [ln for op in model.init_ops for ln in em.lower(op)]
         em.phase = "step"
         init_lines += _continued_spike_traces(model, em)
+        em.invariant = invariant
+        em.phase = "hoist"
         hoist_lines = []
         for op in self.hoisted:
             hoist_lines += em.lower(op)
             _track(known, op)
+        em.phase = "step"
         hoisted_known = dict(known)
         step_lines: list[str] = []
         em.slot_noise = True  # noise of the step ops: drawn ahead by the runner
@@ -148,7 +157,7 @@ class Program:
             ln for r in self.rules if r.samples_initial for ln in r.sample_lines(hoisted_known)
         ]
         em.slot_noise = False
-        prepare = [ln for r in self.rules for ln in r.prepare_lines()]
+        prepare = em.prepare_lines + [ln for r in self.rules for ln in r.prepare_lines()]
         args = ", ".join(a for r in self.rules for a in r.slot_args())
         #: arguments of ``step`` after the plasticity slots: (name, generator, size)
         self.noise = [(a, g, n) for a, (g, n) in em.noise_slots.items()]
@@ -162,7 +171,7 @@ class Program:
                 _function("step", step_args, step_lines),
             ]
         )
-        self.ns: dict = dict(NAMESPACE)
+        self.ns: dict = {**NAMESPACE, **em.functions}
         exec(
             compile(self.source, f"<neurosim step: {model.meta.get('name', 'model')}>", "exec"),
             self.ns,
