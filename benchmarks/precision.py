@@ -59,7 +59,8 @@ def compare(name: str, x: torch.Tensor, y: torch.Tensor, state: dict | None) -> 
     }
     if state is not None:
         # weights only (a run's noise-generator state plays no part in one update)
-        make[torch.float64].load_state_dict(state, strict=False)
+        weights = {k: v for k, v in state.items() if not k.endswith("_extra_state")}
+        make[torch.float64].load_state_dict(weights, strict=False)
     make[torch.float32].load_state_dict(make[torch.float64].state_dict())  # same weights
     g64 = _updates(make[torch.float64], x.to(torch.float64), y)
     g32 = _updates(make[torch.float32], x.to(torch.float32), y)

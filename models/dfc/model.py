@@ -267,9 +267,7 @@ class DFCModel(TrainableModel):
         out["max_eig_real"] = float(diag.max_real_eigenvalue(A).max())
         delta_L = target_shift(rs[-1], y, self.task.kind, cfg.target_stepsize)
         own = [(-gw, -gb) for gw, gb in self.forward_gradients(x, y)[0]]
-        dv, r_ss, _ = ssa_steady_state(
-            x, vs, rs, delta_L, W, b, Q, cfg.activations, cfg.alpha_di
-        )
+        dv, r_ss, _ = ssa_steady_state(x, vs, rs, delta_L, W, b, Q, cfg.activations, cfg.alpha_di)
         references = {
             "bp": diag.bp_update(x, y, W, b, cfg.activations, self.task.loss),
             "gn": diag.gauss_newton_update(x, vs, rs, delta_L, W, cfg.activations),

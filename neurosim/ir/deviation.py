@@ -25,7 +25,7 @@ transform checks this symbolically, op by op, and refuses models where it fails)
 
 Deviations that are identically zero (the input ``x`` of a DFC forward phase, the
 drive ``W_1 x``) are folded away. The operating point is computed by the original
-init ops, renamed ``"{var}@op"`` (state variables no step op writes, so backends hoist
+init ops, renamed ``"{var}_op"`` (state variables no step op writes, so backends hoist
 what reads them), and the deviations by the rewritten init ops (all zero except the
 driven ones). Recorded traces and probes are deviations.
 """
@@ -58,9 +58,27 @@ Rule = Callable[[Op, "_Rewrite"], "list[Op]"]
 RULES: dict[type, Rule] = {}
 
 
+#: suffix of the variables holding the operating point
+OP_SUFFIX = "_op"
+
+
 def op_point(var: str) -> str:
     """Name of the operating-point value of ``var`` in a deviation model."""
-    return f"{var}@op"
+    return f"{var}{OP_SUFFIX}"
+
+
+def check_plasticity(model: Model, mode: str | None, backend: str) -> None:
+    """Refuse online plasticity on a deviation model: the operating point is computed
+    once from the initial weights, so weights that change during the run would leave
+    it stale (``I = W r + b`` is no longer ``I_op + W dr``). Accumulated updates (the
+    weights fixed during the run) are exact."""
+    if mode == "online" and model.meta.get("deviation"):
+        raise ValueError(
+            f"{backend}: model '{model.meta.get('name', 'model')}' is in deviation "
+            "variables (neurosim.ir.deviation), whose operating point assumes weights "
+            "fixed during a run; use plasticity='accumulate' (and apply the update "
+            "afterwards) or simulate the absolute model online"
+        )
 
 
 def register(op_type: type) -> Callable[[Rule], Rule]:
@@ -131,6 +149,7 @@ class _Rewrite:
         self.keys: dict[str, Key] = {}
         self.moving: set[str] = set(rest)  # variables whose deviation is not always 0
         self.needed: set[str] = set()  # variables whose operating value ops read
+        self.step_defined: list[Op] = []  # step ops defining a current's operating value
 
     # operating point --------------------------------------------------------------
     def size(self, var: str) -> int:
@@ -149,10 +168,17 @@ class _Rewrite:
     def analyse(self) -> None:
         for op in self.model.init_ops:
             for w in op.writes:
-                self.keys[w] = _value(op, self.key, self.size) if not op.stateful else ("opaque", op.name)
+                self.keys[w] = (
+                    _value(op, self.key, self.size) if not op.stateful else ("opaque", op.name)
+                )
+        fresh = self._fresh_currents()
         for op in self.model.dynamics_ops:
             got = _value(op, self.key, self.size)
             for w in op.writes:
+                if w in fresh:  # a current the step writes before reading: its value
+                    self.keys[w] = got
+                    self.step_defined.append(op)
+                    continue
                 want = ZERO if isinstance(op, Integrate) and op.tau is not None else self.key(w)
                 if got != want:
                     raise ValueError(
@@ -169,6 +195,21 @@ class _Rewrite:
                     self.moving.update(op.writes)
             if len(self.moving) == before:
                 break
+
+    def _fresh_currents(self) -> set[str]:
+        """Currents no init op writes that every step writes before it reads them
+        (projection outputs): their operating value is what the step computes."""
+        init = {w for op in self.model.init_ops for w in op.writes}
+        seen: set[str] = set()
+        fresh: set[str] = set()
+        for op in self.model.dynamics_ops:
+            seen.update(op.reads)
+            for w in op.writes:
+                kind = self.model.variables[w].kind
+                if w not in seen and w not in init and kind == "current":
+                    fresh.add(w)
+                seen.add(w)
+        return fresh
 
     def _rest_text(self) -> str:
         return ", ".join(f"'{i}' = '{v}'" for i, v in self.rest.items()) or "its inputs"
@@ -271,7 +312,7 @@ def _rewrite(op: Op, rw: _Rewrite) -> list[Op]:
 
 
 def _renamed(op: Op, rw: _Rewrite) -> Op:
-    """``op`` computing operating values (``"{var}@op"``) from the resting inputs."""
+    """``op`` computing operating values (``"{var}_op"``) from the resting inputs."""
     from dataclasses import fields
 
     changes = {}
@@ -309,9 +350,9 @@ def deviation_form(model: Model, rest: Mapping[str, str] | None = None) -> Model
     Returns
     -------
     A :class:`Model` with the same variable names holding deviations, plus a
-    ``"{var}@op"`` state variable holding the operating value of every variable whose
+    ``"{var}_op"`` state variable holding the operating value of every variable whose
     operating value is not 0 (computed by the original init ops),
-    ``meta["deviation"] = {"of": name, "rest": rest}``. A variable without ``@op``
+    ``meta["deviation"] = {"of": name, "rest": rest}``. A variable without ``_op``
     is 0 at the operating point; one missing from the model has deviation 0.
     Parameters, plasticity ops and their updates are unchanged in meaning.
     """
@@ -336,6 +377,12 @@ def deviation_form(model: Model, rest: Mapping[str, str] | None = None) -> Model
             f"deviation_form: spiking ops {spiking} have no deviation form (their state is "
             "random, not a deviation from a fixed point)"
         )
+    taken = [v for v in model.variables if op_point(v) in model.variables]
+    if taken:
+        raise ValueError(
+            f"deviation_form: the model already has variables {[op_point(v) for v in taken]}"
+            f"; the suffix '{OP_SUFFIX}' names operating points, rename them"
+        )
     rw = _Rewrite(model, rest)
     rw.analyse()
     # at reset every deviation is 0 but the driven inputs': only ops they reach run
@@ -348,7 +395,7 @@ def deviation_form(model: Model, rest: Mapping[str, str] | None = None) -> Model
     for op in model.step_ops:
         if isinstance(op, LocalPlasticity) or rw.moving & set(op.writes):
             dev_step += _rewrite(op, rw)
-    for op in model.init_ops:  # every operating value that is not 0 is kept
+    for op in model.init_ops:  # every operating value of the init state that is not 0
         rw.needed.update(w for w in op.writes if rw.key(w) != ZERO)
     point_init = _point_ops(model, rw)
     variables = _variables(model, rw, point_init + dev_init + dev_step)
@@ -360,7 +407,7 @@ def deviation_form(model: Model, rest: Mapping[str, str] | None = None) -> Model
 def _point_ops(model: Model, rw: _Rewrite) -> list[Op]:
     """The init ops computing the needed operating values (dependency closure)."""
     wanted = {op_point(v) for v in rw.needed}
-    renamed = [_renamed(op, rw) for op in model.init_ops]
+    renamed = [_renamed(op, rw) for op in model.init_ops + rw.step_defined]
     keep: list[Op] = []
     for op in reversed(renamed):
         if wanted & set(op.writes):
@@ -377,8 +424,8 @@ def _variables(model: Model, rw: _Rewrite, ops: list[Op]) -> dict[str, Variable]
         if name in used:
             out[name] = var
     for name in sorted(used - set(out)):
-        base = model.variables[name[: -len("@op")]]
-        comp = f"{base.compartment}@op" if base.compartment else None
+        base = model.variables[name[: -len(OP_SUFFIX)]]
+        comp = f"{base.compartment}{OP_SUFFIX}" if base.compartment else None
         out[name] = replace(base, name=name, kind="state", compartment=comp, value=None,
                             plastic=False)  # fmt: skip
     return out

@@ -48,9 +48,7 @@ TANH_LIMIT = {torch.float32: 8.0, torch.float64: 18.0, torch.float16: 3.0, torch
 VIA_TANH = {"tanh": (1.0, 1.0), "logistic": (0.5, 0.5)}
 
 
-def _bounded_logistic_difference(
-    b: Tensor, c: Tensor, d: Tensor, k: float
-) -> Tensor:
+def _bounded_logistic_difference(b: Tensor, c: Tensor, d: Tensor, k: float) -> Tensor:
     """``s(k b) - s(k c)`` with ``d = b - c`` given: ``sign(d) s(k hi) s(-k lo)
     (1 - exp(-k|d|))``, every factor in [0, 1]."""
     up = d >= 0

@@ -153,9 +153,7 @@ class RulePlan:
         if self.op.pre_at:
             pre = self.em.scratch(f"pre_{self.key}", self.n_pre)
             lines.append(self._pre_into(pre))
-        lines.append(
-            f"{W}.addmm_({held}.t(), {pre}, beta=ob_{self.key}, alpha=oa_{self.key})"
-        )
+        lines.append(f"{W}.addmm_({held}.t(), {pre}, beta=ob_{self.key}, alpha=oa_{self.key})")
         if self.op.bias:
             lines.append(f"{self.em.v(self.op.bias)}.add_({held}.sum(0), alpha=oa_{self.key})")
         return head + lines

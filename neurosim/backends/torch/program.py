@@ -26,6 +26,7 @@ import torch
 from neurosim.backends.torch.codegen import Emitter, continue_spike_trace
 from neurosim.backends.torch.kernels import NAMESPACE
 from neurosim.backends.torch.plasticity import RulePlan
+from neurosim.ir.deviation import check_plasticity
 from neurosim.ir.model import Model
 from neurosim.ir.ops import LocalPlasticity, Nonlinearity, NonlinearityDifference, Op, SpikeSoma
 
@@ -102,6 +103,7 @@ class Program:
     def __init__(self, model: Model, mode: str, hoist: bool = True, fast_tanh: bool = True) -> None:
         if mode not in MODES:
             raise ValueError(f"TorchSimulator: plasticity={mode!r}; use one of {MODES}")
+        check_plasticity(model, mode, "TorchSimulator")
         self.model, self.mode = model, mode
         em = self.emitter = Emitter(model, fast_tanh)
         rules_ops = model.plasticity_ops if mode != "off" else []
