@@ -13,7 +13,6 @@ from collections.abc import Callable
 
 from neurosim.backends.brian2.context import LoweringContext
 from neurosim.backends.brian2.plan import Action, Clock, Plan, Plasticity, sanitize
-from neurosim.ir.deviation import check_plasticity
 from neurosim.ir import (
     Copy,
     DenseProjection,
@@ -26,6 +25,7 @@ from neurosim.ir import (
     OutputTarget,
     SpikeSoma,
 )
+from neurosim.ir.deviation import check_plasticity
 
 Rule = Callable[[Op, LoweringContext, Clock], None]
 _RULES: dict[type, Rule] = {}

@@ -205,7 +205,7 @@ class RulePlan:
     def fold(self, ns: dict) -> tuple[torch.Tensor, torch.Tensor]:
         """This namespace's (shard's) sums ``(sum delta pre^T, sum delta)``, with the
         running sum (``sum``) or the final state (``final``) folded in."""
-        k, op = self.key, self.op
+        k = self.key
         accW, accb = ns[f"accW_{k}"], ns[f"accb_{k}"]
         if self.strategy == "sum":
             S = ns[f"S_{k}"]
