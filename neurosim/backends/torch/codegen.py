@@ -100,6 +100,8 @@ class Emitter:
         self.prepared: set[str] = set()
         #: functions the generated code calls besides torch (name -> callable)
         self.functions: dict[str, object] = {}
+        #: contiguous ``W^T`` copies the fused kernels read (name -> parameter)
+        self.contiguous_transposes: dict[str, str] = {}
 
     def noise_slot(self, op_name: str, seed: int | None, size: int) -> str:
         """Identifier of the step argument holding this step's ``(batch, size)``

@@ -23,7 +23,9 @@ from collections.abc import Callable
 
 import torch
 
+from neurosim.backends.torch import fused as fused_mod
 from neurosim.backends.torch.codegen import Emitter, continue_spike_trace
+from neurosim.backends.torch.fused import FusedKernels
 from neurosim.backends.torch.kernels import NAMESPACE
 from neurosim.backends.torch.plasticity import RulePlan
 from neurosim.ir.deviation import check_plasticity
@@ -98,9 +100,20 @@ class Program:
     mode : ``"accumulate"``, ``"online"`` or ``"off"``.
     hoist : compute loop-invariant ops once per run (``False`` only for testing).
     fast_tanh : ``tanh(x) = 2 sigmoid(2x) - 1`` (see :mod:`~neurosim.backends.torch.kernels`).
+    fused : compile runs of elementwise step ops into C kernels for ``dtype``
+        (:mod:`~neurosim.backends.torch.fused`); raises
+        :class:`~neurosim.backends.torch.fused.KernelsUnavailable` if they cannot be built.
     """
 
-    def __init__(self, model: Model, mode: str, hoist: bool = True, fast_tanh: bool = True) -> None:
+    def __init__(
+        self,
+        model: Model,
+        mode: str,
+        hoist: bool = True,
+        fast_tanh: bool = True,
+        fused: bool = False,
+        dtype: torch.dtype = torch.float64,
+    ) -> None:
         if mode not in MODES:
             raise ValueError(f"TorchSimulator: plasticity={mode!r}; use one of {MODES}")
         check_plasticity(model, mode, "TorchSimulator")
@@ -134,9 +147,11 @@ class Program:
         hoisted_known = dict(known)
         step_lines: list[str] = []
         em.slot_noise = True  # noise of the step ops: drawn ahead by the runner
+        self.kernels = FusedKernels(em, dtype) if fused else None
         for i, op in enumerate(model.step_ops):
             if op.name in hoisted_names:
                 continue
+            rule = None
             if isinstance(op, LocalPlasticity):
                 if mode == "off":
                     continue
@@ -149,12 +164,15 @@ class Program:
                 safe_last = not later & set(op.reads)
                 rule = RulePlan(op, em, invariant, safe_last, mode)
                 self.rules.append(rule)
-                lines = rule.sample_lines(known)
-            else:
-                lines = em.lower(op)
+            lines = self._fuse(op, rule, known)
+            if lines is None:
+                lines = rule.sample_lines(known) if rule else em.lower(op)
+            if rule is None:
                 _track(known, op)
             self.calls[op.name] = _calls(lines)
             step_lines += lines
+        if self.kernels is not None:
+            step_lines += self.kernels.flush()
         sample0 = [
             ln for r in self.rules if r.samples_initial for ln in r.sample_lines(hoisted_known)
         ]
@@ -174,6 +192,8 @@ class Program:
             ]
         )
         self.ns: dict = {**NAMESPACE, **em.functions}
+        if self.kernels is not None:
+            self.kernels.build(self.ns)  # KernelsUnavailable: the simulator goes eager
         exec(
             compile(self.source, f"<neurosim step: {model.meta.get('name', 'model')}>", "exec"),
             self.ns,
@@ -183,6 +203,26 @@ class Program:
         self.prepare: Callable[[], None] = self.ns["prepare"]
         self.sample0: Callable[..., None] = self.ns["sample0"]
         self.step: Callable[..., None] = self.ns["step"]
+
+    def _fuse(self, op: Op, rule: RulePlan | None, known: dict) -> list[str] | None:
+        """Lines for ``op`` when fusing: none while it joins the open kernel, the
+        kernel's call before an op that cannot join (returned as a prefix, with the
+        op's own lines appended by the caller: ``None`` means "lower it eagerly" after
+        the returned flush lines are emitted)."""
+        if self.kernels is None:
+            return None
+        seg = self.kernels.segment()
+        joined = fused_mod.lower_rule(rule, seg, known) if rule else fused_mod.lower_op(op, seg)
+        if joined:
+            return []
+        flushed = self.kernels.flush()
+        eager = rule.sample_lines(known) if rule else self.emitter.lower(op)
+        return flushed + eager
+
+    def bind_kernels(self, params: dict[str, torch.Tensor], batch: int) -> None:
+        """Pointers of the fused kernels for this run (after allocation and ``prepare``)."""
+        if self.kernels is not None:
+            self.kernels.bind(self.ns, params, batch)
 
     def slot_args(self, j: int) -> tuple[torch.Tensor, ...]:
         """Plasticity arguments of ``step``/``sample0`` for chunk slot ``j`` (after

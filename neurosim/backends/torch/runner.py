@@ -152,6 +152,7 @@ class Shard:
                 rule.set_online(ns, run.lr_of(rule.op.weight), run.sim.model.dt, self.B)
         prog.hoist()
         prog.prepare()
+        prog.bind_kernels(run.sim.params, self.B)
         for tr in self.traces.values():
             tr.record(0)
         self.j = 0

@@ -18,6 +18,7 @@ import torch
 from torch import Tensor
 
 from neurosim.backends.torch import runner as runner_mod
+from neurosim.backends.torch.fused import KernelsUnavailable
 from neurosim.backends.torch.kernels import make_generator
 from neurosim.backends.torch.program import Program
 from neurosim.backends.torch.runner import Runner, RunResult
@@ -59,6 +60,10 @@ class TorchSimulator:
     fast_noise : in float64, draw the Euler-Maruyama normals in float32 and widen them
         (6x faster sampling; standard normal to 2^-24 relative resolution; see
         :class:`~neurosim.backends.torch.runner.Noise`). ``False``: float64 normals.
+    fused : compile the runs of elementwise step ops into C kernels
+        (:mod:`~neurosim.backends.torch.fused`; cached, built with the system C
+        compiler). None (default): on for CPU runs without ``compile``; without a
+        compiler the eager step runs after a one-line notice.
 
     Examples
     --------
@@ -81,6 +86,7 @@ class TorchSimulator:
         threads: int | None = None,
         shards: bool = True,
         fast_noise: bool = True,
+        fused: bool | None = None,
     ) -> None:
         if dtype not in (torch.float32, torch.float64):
             raise ValueError(f"TorchSimulator: dtype must be float32 or float64, got {dtype}")
@@ -88,6 +94,12 @@ class TorchSimulator:
         self.compile, self.progress, self.hoist = compile, progress, hoist
         self.fast_tanh, self.threads, self.shards = fast_tanh, threads, shards
         self.fast_noise = fast_noise
+        self.fused = self.device.type == "cpu" and not compile if fused is None else fused
+        if self.fused and self.device.type != "cpu":
+            raise ValueError(
+                f"TorchSimulator: fused=True compiles C kernels for the CPU; the simulator "
+                f"runs on {self.device} (pass fused=False or None)"
+            )
         if threads is not None and (isinstance(threads, bool) or threads < 1):
             raise ValueError(f"TorchSimulator: threads must be an integer >= 1, got {threads!r}")
         self.params: dict[str, Tensor] = self._make_params(dict(params or {}))
@@ -138,9 +150,20 @@ class TorchSimulator:
             out[name] = t
         return out
 
+    def _new_program(self, mode: str) -> Program:
+        """A program for ``mode``: fused kernels if enabled and buildable, else eager
+        (after a one-line notice, once)."""
+        opts = {"hoist": self.hoist, "fast_tanh": self.fast_tanh, "dtype": self.dtype}
+        if self.fused:
+            try:
+                return Program(self.model, mode, fused=True, **opts)
+            except KernelsUnavailable:
+                self.fused = False
+        return Program(self.model, mode, **opts)
+
     def _program(self, mode: str) -> Program:
         if mode not in self._programs:
-            prog = Program(self.model, mode, hoist=self.hoist, fast_tanh=self.fast_tanh)
+            prog = self._new_program(mode)
             for name, seed in prog.emitter.generator_seeds.items():
                 if name not in self._generators:
                     self._generators[name] = make_generator(seed, self.device)
@@ -366,9 +389,7 @@ class TorchSimulator:
     def _shard_program(self, mode: str, index: int) -> Program:
         key = (mode, index)
         if key not in self._shard_programs:
-            self._shard_programs[key] = Program(
-                self.model, mode, hoist=self.hoist, fast_tanh=self.fast_tanh
-            )
+            self._shard_programs[key] = self._new_program(mode)
         return self._shard_programs[key]
 
     def _worker_pool(self, workers: int) -> ThreadPoolExecutor:
