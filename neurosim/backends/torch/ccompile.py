@@ -14,9 +14,9 @@ build fails, :func:`load` returns ``None`` after a one-line notice on stderr and
 simulator keeps its eager torch step.
 
 Flags: ``-O3 -march=native -mprefer-vector-width=512`` (the widest vector units:
-libmvec's AVX-512 ``tanh`` runs as fast as torch's, its AVX2 one 1.5x slower), ``-fopenmp-simd`` and glibc's vector
-math library (``libmvec``: ``exp``, ``tanh``, ``expm1``, ``log1p`` over whole
-registers, within 4 ulp), ``-fno-math-errno -fno-trapping-math``; no
+libmvec's AVX-512 ``tanh`` runs as fast as torch's, its AVX2 one 1.5x slower),
+``-fopenmp-simd`` and glibc's vector math library (``libmvec``: ``exp``, ``tanh``,
+``expm1``, ``log1p`` over whole registers, within 4 ulp), ``-fno-math-errno -fno-trapping-math``; no
 ``-ffast-math``: the kernels' formulas are evaluated as written (IEEE semantics,
 no reassociation).
 """

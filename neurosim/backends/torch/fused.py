@@ -63,7 +63,7 @@ def register(op_type: type) -> Callable[[CLowering], CLowering]:
     return deco
 
 
-class KernelsUnavailable(RuntimeError):
+class KernelsUnavailableError(RuntimeError):
     """No C compiler, or the build failed: use the eager step."""
 
 
@@ -282,8 +282,10 @@ def _integrate(op: Integrate, seg: Segment) -> bool:
         if a * leak == 1.0:
             seg.emit(n, f"{x}[i] = {wsum(a)};")
         else:
-            seg.emit(n, f"{{ real inc = {wsum(1.0)}; "
-                        f"{x}[i] = {x}[i] + {_lit(a)} * (inc - {_times(leak, x + '[i]')}); }}")  # fmt: skip
+            decay = _times(leak, f"{x}[i]")
+            seg.emit(
+                n, f"{{ real inc = {wsum(1.0)}; {x}[i] = {x}[i] + {_lit(a)} * (inc - {decay}); }}"
+            )
     if op.noise_sigma:
         scale = op.noise_sigma * math.sqrt(em.dt) / op.tau
         noise = seg.step_arg(em.noise_slot(op.name, op.noise_seed, n))
@@ -432,7 +434,8 @@ class FusedKernels:
 
     def source(self) -> str:
         double = self.dtype == torch.float64
-        head = f"#define REAL {'double' if double else 'float'}\n#define REAL_IS_DOUBLE {int(double)}\n"
+        real = "double" if double else "float"
+        head = f"#define REAL {real}\n#define REAL_IS_DOUBLE {int(double)}\n"
         return head + PRELUDE + "\n".join(s.source() for s in self.segments)
 
     def build(self, ns: dict) -> None:
@@ -441,7 +444,7 @@ class FusedKernels:
             return
         lib = ccompile.load(self.source())
         if lib is None:
-            raise KernelsUnavailable("fused step kernels unavailable")
+            raise KernelsUnavailableError("fused step kernels unavailable")
         self.lib = lib
         for seg in self.segments:
             fn = getattr(lib, seg.name)

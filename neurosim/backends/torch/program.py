@@ -102,7 +102,7 @@ class Program:
     fast_tanh : ``tanh(x) = 2 sigmoid(2x) - 1`` (see :mod:`~neurosim.backends.torch.kernels`).
     fused : compile runs of elementwise step ops into C kernels for ``dtype``
         (:mod:`~neurosim.backends.torch.fused`); raises
-        :class:`~neurosim.backends.torch.fused.KernelsUnavailable` if they cannot be built.
+        :class:`~neurosim.backends.torch.fused.KernelsUnavailableError` if they cannot be built.
     """
 
     def __init__(
@@ -193,7 +193,7 @@ class Program:
         )
         self.ns: dict = {**NAMESPACE, **em.functions}
         if self.kernels is not None:
-            self.kernels.build(self.ns)  # KernelsUnavailable: the simulator goes eager
+            self.kernels.build(self.ns)  # KernelsUnavailableError: the simulator goes eager
         exec(
             compile(self.source, f"<neurosim step: {model.meta.get('name', 'model')}>", "exec"),
             self.ns,

@@ -18,7 +18,7 @@ import torch
 from torch import Tensor
 
 from neurosim.backends.torch import runner as runner_mod
-from neurosim.backends.torch.fused import KernelsUnavailable
+from neurosim.backends.torch.fused import KernelsUnavailableError
 from neurosim.backends.torch.kernels import make_generator
 from neurosim.backends.torch.program import Program
 from neurosim.backends.torch.runner import Runner, RunResult
@@ -157,7 +157,7 @@ class TorchSimulator:
         if self.fused:
             try:
                 return Program(self.model, mode, fused=True, **opts)
-            except KernelsUnavailable:
+            except KernelsUnavailableError:
                 self.fused = False
         return Program(self.model, mode, **opts)
 
