@@ -102,6 +102,10 @@ class Emitter:
         self.functions: dict[str, object] = {}
         #: contiguous ``W^T`` copies the fused kernels read (name -> parameter)
         self.contiguous_transposes: dict[str, str] = {}
+        #: fused kernels read float32 normals in a float64 run (``fast_noise``), and
+        #: the noise slots they read so
+        self.narrow_noise = False
+        self.narrow_noise_slots: set[str] = set()
 
     def noise_slot(self, op_name: str, seed: int | None, size: int) -> str:
         """Identifier of the step argument holding this step's ``(batch, size)``

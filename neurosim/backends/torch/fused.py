@@ -205,6 +205,7 @@ class Segment:
         self.static: list[str] = []  # namespace tensors bound once per run
         self.flags: list[str] = []  # namespace ints bound once per run
         self.dynamic: list[str] = []  # step arguments (tensors), passed per call
+        self.narrow: set[str] = set()  # step arguments read as float (float32 normals)
         self.loops: list[Loop] = []
         self.ops: list[str] = []
 
@@ -245,7 +246,8 @@ class Segment:
 
     def source(self) -> str:
         params = ["int64_t B"] + [f"real* {p}" for p in self.static]
-        params += [f"int64_t {f}" for f in self.flags] + [f"real* {p}" for p in self.dynamic]
+        params += [f"int64_t {f}" for f in self.flags]
+        params += [f"{'float' if p in self.narrow else 'real'}* {p}" for p in self.dynamic]
         body = "".join(loop.source() for loop in self.loops)
         head = f"/* {', '.join(self.ops)} */\n"
         return head + f"void {self.name}({', '.join(params)}) {{\n" + body + "}\n"
@@ -289,7 +291,10 @@ def _integrate(op: Integrate, seg: Segment) -> bool:
     if op.noise_sigma:
         scale = op.noise_sigma * math.sqrt(em.dt) / op.tau
         noise = seg.step_arg(em.noise_slot(op.name, op.noise_seed, n))
-        seg.emit(n, f"{x}[i] += {_lit(scale)} * {noise}[i];")
+        if em.narrow_noise:  # float32 normals read as they were drawn (no widening copy)
+            seg.narrow.add(noise)
+            em.narrow_noise_slots.add(noise)
+        seg.emit(n, f"{x}[i] += {_lit(scale)} * (real){noise}[i];")
     return True
 
 

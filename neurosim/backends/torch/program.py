@@ -113,12 +113,14 @@ class Program:
         fast_tanh: bool = True,
         fused: bool = False,
         dtype: torch.dtype = torch.float64,
+        narrow_noise: bool = False,
     ) -> None:
         if mode not in MODES:
             raise ValueError(f"TorchSimulator: plasticity={mode!r}; use one of {MODES}")
         check_plasticity(model, mode, "TorchSimulator")
         self.model, self.mode = model, mode
         em = self.emitter = Emitter(model, fast_tanh)
+        em.narrow_noise = narrow_noise and fused
         rules_ops = model.plasticity_ops if mode != "off" else []
         online = {p for op in rules_ops for p in op.updates} if mode == "online" else set()
         self.hoisted = invariant_ops(model, hoist, online)

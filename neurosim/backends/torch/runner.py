@@ -9,8 +9,9 @@ Order of a run of ``T-1`` steps (``T`` time samples, DFC App. E.1):
 4. final fold and scaling of the updates.
 
 **Noise** of the step ops is drawn ahead, a segment of ``K_n`` steps at a time (at
-most :data:`NOISE_BYTES` per buffer), with one ``torch.randn`` per step and op from the
-op's own generator: the same stream as drawing inside the step. While the steps of
+most :data:`NOISE_BYTES` per buffer), with one ``torch.randn`` per segment and op (per
+step when a step's count is no multiple of 16) from the op's own generator: the same
+stream as drawing inside the step (:class:`Noise`). While the steps of
 one segment run, the next segment is drawn into a second buffer (by the calling
 thread, when the run uses worker threads).
 
@@ -73,39 +74,49 @@ class Noise:
     """Pre-drawn standard normals of the noisy step ops: two ``(K_n, batch, n)``
     buffers per op (one read by the steps, one being drawn).
 
-    With ``sim.fast_noise`` and float64 state the normals are drawn in float32 and
-    widened: torch's float32 normal sampler is vectorised (2.3 vs 13.8 ns per number
-    measured here), which halves the DFC sleep phase. The samples are still standard
-    normal to float32 resolution (2^-24 relative), far below any noise amplitude a
-    model uses; ``fast_noise=False`` draws float64 normals."""
+    With ``sim.fast_noise`` and float64 state the normals are drawn in float32:
+    torch's float32 normal sampler is vectorised (2.3 vs 13.8 ns per number measured
+    here). Fused kernels read them as drawn; ops of the eager step read a widened
+    float64 copy. The samples are standard normal to float32 resolution (2^-24
+    relative), far below any noise amplitude a model uses; ``fast_noise=False`` draws
+    float64 normals.
+
+    Each op's normals of a whole segment are drawn in one ``torch.randn`` call when a
+    step's ``batch * n`` is a multiple of 16: torch fills its normals 16 at a time
+    from consecutive uniforms, so this is the very stream of one call per step
+    (checked by the tests); otherwise step by step.
+    """
 
     def __init__(self, sim: TorchSimulator, prog: Program, segment: int) -> None:
         self.ops = [(name, sim._generators[g], n) for name, g, n in prog.noise]
         self.K, self.B = segment, sim.batch
-        opts = {"dtype": sim.dtype, "device": sim.device}
+        narrow = sim.fast_noise and sim.dtype == torch.float64
+        direct = prog.emitter.narrow_noise_slots
+        f32 = {"dtype": torch.float32, "device": sim.device}
+        own = {"dtype": sim.dtype, "device": sim.device}
         self.bufs = {
-            name: [torch.empty(segment, self.B, n, **opts) for _ in range(2)]
+            name: [torch.empty(segment, self.B, n, **(f32 if name in direct else own))
+                   for _ in range(2)]
             for name, _, n in self.ops
+        }  # fmt: skip
+        #: float32 draws widened into ``bufs`` (eager ops of a float64 fast-noise run)
+        self.narrow = {
+            name: torch.empty(segment, self.B, n, **f32)
+            for name, _, n in self.ops
+            if narrow and name not in direct
         }
-        widen = sim.fast_noise and sim.dtype == torch.float64
-        self.narrow = (
-            {
-                name: torch.empty(segment, self.B, n, dtype=torch.float32, device=sim.device)
-                for name, _, n in self.ops
-            }
-            if widen
-            else None
-        )
 
     def draw(self, parity: int, count: int) -> None:
-        """Fill slots ``0 .. count-1`` of buffer ``parity``, step by step."""
-        into = self.narrow or {name: self.bufs[name][parity] for name, _, _ in self.ops}
-        for j in range(count):
-            for name, gen, n in self.ops:
-                torch.randn((self.B, n), generator=gen, out=into[name][j], dtype=into[name].dtype)
-        if self.narrow is not None:
-            for name, _, _ in self.ops:
-                self.bufs[name][parity][:count].copy_(self.narrow[name][:count])
+        """Fill slots ``0 .. count-1`` of buffer ``parity``."""
+        for name, gen, n in self.ops:
+            into = self.narrow.get(name, self.bufs[name][parity])
+            if (self.B * n) % 16 == 0:
+                torch.randn((count, self.B, n), generator=gen, out=into[:count], dtype=into.dtype)
+            else:
+                for j in range(count):
+                    torch.randn((self.B, n), generator=gen, out=into[j], dtype=into.dtype)
+            if name in self.narrow:
+                self.bufs[name][parity][:count].copy_(into[:count])
 
     def views(self, parity: int, j: int, lo: int, hi: int) -> tuple[Tensor, ...]:
         """This step's normals of rows ``lo:hi`` (arguments of ``step``)."""

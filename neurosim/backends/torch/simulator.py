@@ -155,8 +155,9 @@ class TorchSimulator:
         (after a one-line notice, once)."""
         opts = {"hoist": self.hoist, "fast_tanh": self.fast_tanh, "dtype": self.dtype}
         if self.fused:
+            narrow = self.fast_noise and self.dtype == torch.float64
             try:
-                return Program(self.model, mode, fused=True, **opts)
+                return Program(self.model, mode, fused=True, narrow_noise=narrow, **opts)
             except KernelsUnavailableError:
                 self.fused = False
         return Program(self.model, mode, **opts)

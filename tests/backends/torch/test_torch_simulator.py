@@ -305,3 +305,32 @@ def test_shards_and_noise_segments_do_not_change_results(
         assert_allclose(res.updates[p], u, msg=p)
     for v in ("h2.v", "ctrl.u"):  # the simulator's state is the shards' state
         assert_allclose(sim.state[v], ref_sim.state[v], msg=v)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_bulk_normals_are_the_stream_of_per_step_draws(dtype: torch.dtype) -> None:
+    """runner.Noise draws a segment of steps in one call when batch * n is a multiple
+    of 16: torch fills normals 16 at a time from consecutive uniforms, so the numbers
+    equal those of one call per step (the stream, exact resume and the reference-loop
+    tests rely on it)."""
+    g1, g2 = torch.Generator().manual_seed(5), torch.Generator().manual_seed(5)
+    bulk = torch.randn((7, 4, 12), generator=g1, dtype=dtype)
+    steps = torch.stack([torch.randn((4, 12), generator=g2, dtype=dtype) for _ in range(7)])
+    assert torch.equal(bulk, steps)
+
+
+def test_fused_kernels_read_float32_normals_as_drawn() -> None:
+    """A float64 fast-noise run of the fused step gives the eager step's result (which
+    widens the same float32 normals) to rounding."""
+    model, ins = dfc(sigma=0.1), dfc_inputs(8)
+    runs = {}
+    for fused in (False, True):
+        sim = TorchSimulator(model, dtype=torch.float64, fused=fused, threads=1)
+        sim.reset(ins)
+        runs[fused] = sim.run(12, record=["h1.v_apical", "ctrl.u"])
+    if not TorchSimulator(model, dtype=torch.float64).fused:
+        pytest.skip("no C compiler: the fused kernels are not built")
+    for v in ("h1.v_apical", "ctrl.u"):
+        assert_allclose(runs[True].traces[v], runs[False].traces[v], msg=v)
+    for p, u in runs[False].updates.items():
+        assert_allclose(runs[True].updates[p], u, msg=p)
