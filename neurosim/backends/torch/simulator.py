@@ -9,6 +9,7 @@ as one matmul over time x batch (see :mod:`neurosim.backends.torch.plasticity`).
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -25,6 +26,14 @@ from neurosim.backends.torch.runner import Runner, RunResult
 from neurosim.backends.torch.state import StateDict
 from neurosim.ir.model import Model
 from neurosim.ir.ops import SpikeSoma
+
+
+def available_cores() -> int:
+    """CPU cores this process may run on (its affinity mask where the OS has one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
 
 
 class TorchSimulator:
@@ -45,16 +54,17 @@ class TorchSimulator:
     hoist : compute loop-invariant ops once per run (disable only to test hoisting).
     fast_tanh : compute ``tanh`` as ``2 sigmoid(2x) - 1`` (5-8x faster on the CPUs
         measured, absolute error < 2 ulp of 1); ``False`` uses ``torch.tanh``.
-    threads : CPU cores a run may use (None: ``torch.get_num_threads()``). With more
-        than one, a batch of at least ``2 * runner.MIN_SHARD_ROWS`` (64) samples is cut
-        into that many shards simulated side by side on worker threads with one
-        intra-op thread each, while the calling thread draws the next noise segment
-        (see :mod:`~neurosim.backends.torch.runner`); runs that cannot be sharded
-        (online plasticity, ``run_until_steady``, spiking ops, ``compile``, small
-        batches) use ``threads`` intra-op threads. On a CPU shared with other jobs
-        pass 1: intra-op parallel ops then wait for their slowest thread (8-30x slower
-        than 1 thread here with one core taken), shards compete for the free core
-        (1.3x slower than 1 thread).
+    threads : CPU cores a run may use (None: the cores available to the process, for
+        shards, and torch's intra-op setting otherwise). With more than one, a batch of
+        at least ``2 * runner.MIN_SHARD_ROWS`` (64) samples is cut into that many
+        shards simulated side by side on worker threads with one intra-op thread each,
+        while the calling thread draws the next noise segment (see
+        :mod:`~neurosim.backends.torch.runner`); runs that cannot be sharded (online
+        plasticity, ``run_until_steady``, spiking ops, ``compile``, small batches) use
+        ``threads`` (None: ``torch.get_num_threads()``) intra-op threads. Shards
+        degrade gracefully on a CPU shared with other jobs (a shard waits for a core;
+        no op waits for a peer thread), intra-op parallel ops do not (they wait for
+        their slowest thread: ``benchmarks/threads.py``).
     shards : allow cutting the batch into shards (``False``: one program, intra-op
         threads only).
     fast_noise : in float64, draw the Euler-Maruyama normals in float32 and widen them
@@ -377,15 +387,16 @@ class TorchSimulator:
 
     def _parallel_plan(self, prog: Program, steady: bool) -> tuple[int, bool, int]:
         """``(shards, worker pool?, intra-op threads)`` of a run (see ``threads``)."""
-        cores = self.threads or torch.get_num_threads()
+        intra = self.threads or torch.get_num_threads()
+        cores = self.threads or available_cores()
         if cores == 1 or self.device.type != "cpu":
-            return 1, False, cores
+            return 1, False, intra
         spikes = any(isinstance(op, SpikeSoma) for op in self.model.step_ops)
         shardable = self.shards and not (spikes or steady or self.compile) and prog.mode != "online"
         n = max(1, min(cores, self.batch // runner_mod.MIN_SHARD_ROWS)) if shardable else 1
         if n > 1 or (prog.noise and not steady and not self.compile):
             return n, True, 1
-        return 1, False, cores
+        return 1, False, intra
 
     def _shard_program(self, mode: str, index: int) -> Program:
         key = (mode, index)
