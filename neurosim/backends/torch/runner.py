@@ -49,6 +49,42 @@ CHUNK_BYTES = 32 * 2**20
 NOISE_BYTES = 8 * 2**20
 #: smallest shard worth a thread of its own (rows of the batch).
 MIN_SHARD_ROWS = 32
+#: steps per captured CUDA graph (graph mode, see :class:`StepGraph`)
+GRAPH_STEPS = 50
+
+
+class StepGraph:
+    """A segment of steps captured once and replayed (``TorchSimulator(graphs=True)``).
+
+    On CUDA a :class:`torch.cuda.CUDAGraph`: the launches of ``GRAPH_STEPS`` steps (the
+    ops, the fused matmuls, the plasticity chunk folds) are recorded once per run and
+    noise buffer, then replayed as one launch, so a launch-bound phase (small batch,
+    ~30 kernels per step) runs at the GPU's speed. Every tensor a step touches is
+    preallocated and bound for the whole run (the generated step writes with ``out=``
+    and in place), the normals come from the pre-drawn buffer of the segment's parity,
+    and the plasticity chunk is the segment, so every replay does exactly what the
+    captured segment did, at the same addresses. On the CPU (for tests of the segment
+    logic only: no speed-up) capture keeps the call and replay calls it again.
+    """
+
+    def __init__(self, device: torch.device) -> None:
+        self.cuda = device.type == "cuda"
+        self.graph = torch.cuda.CUDAGraph() if self.cuda else None
+        self.fn: Callable[[], object] | None = None
+
+    def capture(self, fn: Callable[[], object]) -> None:
+        """Record ``fn`` (on CUDA its kernels are recorded, not run: replay next)."""
+        if self.cuda:
+            with torch.cuda.graph(self.graph):
+                fn()
+        else:
+            self.fn = fn
+
+    def replay(self) -> None:
+        if self.cuda:
+            self.graph.replay()
+        else:
+            self.fn()
 
 
 @dataclass
@@ -61,6 +97,7 @@ class RunResult:
     steps : Euler steps taken.
     converged_at : per-sample step of convergence (``run_until_steady``; -1: never).
     shards : how many programs simulated the batch side by side (1: unsharded).
+    replays : segments replayed from a captured graph (``graphs=True``).
     """
 
     traces: dict[str, Tensor]
@@ -68,6 +105,7 @@ class RunResult:
     steps: int
     converged_at: Tensor | None = None
     shards: int = 1
+    replays: int = 0
 
 
 class Noise:
@@ -254,6 +292,12 @@ class Runner:
         ]
         self.chunk = self._plasticity_chunk(prog)
         self.segment = self._noise_segment(prog, steady is not None)
+        #: captured segments by noise parity (graph mode), see :class:`StepGraph`
+        self.graphs: dict[int, StepGraph] | None = None
+        self.replays = 0
+        if self._graph_mode(progs, record, steady is not None):
+            self.chunk = self.segment = GRAPH_STEPS
+            self.graphs = {}
         self.noise = Noise(sim, prog, self.segment) if prog.noise else None
         self.tick = max(1, steps // 200)
         self.stop = threading.Event()
@@ -267,6 +311,19 @@ class Runner:
         self.shards = [
             Shard(self, p, lo, hi, st) for p, (lo, hi) in zip(progs, bounds, strict=True)
         ]
+
+    def _graph_mode(self, progs: list[Program], record: list[str], steady: bool) -> bool:
+        """Capture segments (``sim.graphs``) when every replay can do the same thing:
+        one program, nothing recorded or tested per step, inputs fixed in time, and at
+        least one segment to replay after the first (run eagerly: the warm-up)."""
+        return bool(
+            self.sim.graphs
+            and len(progs) == 1
+            and not steady
+            and not self.every
+            and not self.time_varying
+            and self.steps >= 2 * GRAPH_STEPS
+        )
 
     def _plasticity_chunk(self, prog: Program) -> int:
         itemsize = torch.finfo(self.sim.dtype).bits // 8
@@ -315,7 +372,7 @@ class Runner:
             parts = [s.traces[v].result() for s in self.shards]
             traces[v] = parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
         conv = self.steady.converged_at if self.steady else None
-        return RunResult(traces, updates, steps, conv, len(self.shards))
+        return RunResult(traces, updates, steps, conv, len(self.shards), self.replays)
 
     def _updates(self, steps: int) -> dict[str, Tensor]:
         sim, prog = self.sim, self.progs[0]
@@ -359,6 +416,20 @@ class Runner:
             else None
         )
         shards = self.shards
+        if self.graphs is not None and a > 1 and b - a + 1 == self.segment:
+            shard = shards[0]
+            graph = self.graphs.get(parity)
+            if graph is None:
+                graph = self.graphs[parity] = StepGraph(self.sim.device)
+                graph.capture(lambda: shard.run(a, b, parity, None))
+            graph.replay()
+            self.replays += 1
+            shard.k = b
+            if bar is not None:
+                bar.update(b - a + 1)
+            if draw_next is not None:
+                draw_next()
+            return False
         if self.pool is None:
             done = shards[0].run(a, b, parity, bar)
             if draw_next is not None and not done:

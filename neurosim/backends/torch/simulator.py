@@ -70,6 +70,11 @@ class TorchSimulator:
     fast_noise : in float64, draw the Euler-Maruyama normals in float32 and widen them
         (6x faster sampling; standard normal to 2^-24 relative resolution; see
         :class:`~neurosim.backends.torch.runner.Noise`). ``False``: float64 normals.
+    graphs : capture segments of ``runner.GRAPH_STEPS`` steps and replay them
+        (:class:`~neurosim.backends.torch.runner.StepGraph`: CUDA graphs; None: on for
+        CUDA; on the CPU only a test of the segment logic). Runs that record traces,
+        test for a steady state, read time-varying inputs or are split into shards
+        run step by step.
     fused : compile the runs of elementwise step ops into C kernels
         (:mod:`~neurosim.backends.torch.fused`; cached, built with the system C
         compiler). None (default): on for CPU runs without ``compile``; without a
@@ -97,6 +102,7 @@ class TorchSimulator:
         shards: bool = True,
         fast_noise: bool = True,
         fused: bool | None = None,
+        graphs: bool | None = None,
     ) -> None:
         if dtype not in (torch.float32, torch.float64):
             raise ValueError(f"TorchSimulator: dtype must be float32 or float64, got {dtype}")
@@ -105,6 +111,7 @@ class TorchSimulator:
         self.fast_tanh, self.threads, self.shards = fast_tanh, threads, shards
         self.fast_noise = fast_noise
         self.fused = self.device.type == "cpu" and not compile if fused is None else fused
+        self.graphs = self.device.type == "cuda" if graphs is None else graphs
         if self.fused and self.device.type != "cpu":
             raise ValueError(
                 f"TorchSimulator: fused=True compiles C kernels for the CPU; the simulator "

@@ -334,3 +334,27 @@ def test_fused_kernels_read_float32_normals_as_drawn() -> None:
         assert_allclose(runs[True].traces[v], runs[False].traces[v], msg=v)
     for p, u in runs[False].updates.items():
         assert_allclose(runs[True].updates[p], u, msg=p)
+
+
+@pytest.mark.parametrize("sigma", [0.0, 0.1])
+def test_graph_segments_replay_the_step_by_step_run(
+    monkeypatch: pytest.MonkeyPatch, sigma: float
+) -> None:
+    """graphs=True (CUDA graphs on a GPU; on the CPU the same segment logic with plain
+    replays): segments of GRAPH_STEPS steps, noise by buffer parity, the plasticity
+    chunk as the segment, the first segment eager, the tail step by step, give the
+    updates of the ordinary run."""
+    monkeypatch.setattr(runmod, "GRAPH_STEPS", 4)
+    model, ins = dfc(sigma=sigma, window="all"), dfc_inputs(6)
+    model.probes = []  # a recorded trace keeps a run step by step
+    res = {}
+    for graphs in (False, True):
+        sim = TorchSimulator(model, dtype=torch.float64, threads=1, graphs=graphs)
+        sim.reset(ins)
+        res[graphs] = sim.run(T)
+        res[graphs].state = {v: sim.state[v].clone() for v in ("h2.v", "ctrl.u")}
+    assert res[True].replays == T // 4 - 1 and res[False].replays == 0
+    for p, u in res[False].updates.items():
+        assert_allclose(res[True].updates[p], u, msg=p)
+    for v, x in res[False].state.items():
+        assert_allclose(res[True].state[v], x, msg=v)
