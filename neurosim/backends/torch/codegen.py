@@ -106,6 +106,8 @@ class Emitter:
         #: the noise slots they read so
         self.narrow_noise = False
         self.narrow_noise_slots: set[str] = set()
+        #: parameters that change during a run (online plasticity)
+        self.changing_params: set[str] = set()
 
     def noise_slot(self, op_name: str, seed: int | None, size: int) -> str:
         """Identifier of the step argument holding this step's ``(batch, size)``

@@ -163,6 +163,10 @@ class Loop:
     lines: list[str] = field(default_factory=list)
     slow: list[str] = field(default_factory=list)
     flags: set[str] = field(default_factory=set)
+    #: arrays written, and arrays read a whole row at a time (a small projection),
+    #: in this loop: one may not be the other (elements would see a half-done row)
+    writes: set[str] = field(default_factory=set)
+    row_reads: set[str] = field(default_factory=set)
 
     def body(self, lines: list[str]) -> str:
         head = (f"  for (int64_t b = 0; b < B; ++b) {{\n    #pragma omp simd\n"
@@ -233,11 +237,24 @@ class Segment:
             self.flags.append(ns_name)
         return ns_name
 
-    def emit(self, n: int, *lines: str | Expr) -> None:
-        """Statements over ``n``-unit arrays (merged with the previous loop if equal)."""
-        if not self.loops or self.loops[-1].n != n:
+    def emit(
+        self, n: int, *lines: str | Expr, writes: tuple[str, ...] = (), rows: tuple[str, ...] = ()
+    ) -> None:
+        """Statements over ``n``-unit arrays, writing the arrays ``writes`` and reading
+        whole rows of ``rows``; merged with the previous loop if it has ``n`` units and
+        neither writes a row this one reads nor reads a row this one writes (the
+        elements of one loop are not ordered)."""
+        last = self.loops[-1] if self.loops else None
+        if (
+            last is None
+            or last.n != n
+            or set(rows) & (last.writes | set(writes))
+            or set(writes) & last.row_reads
+        ):
             self.loops.append(Loop(n))
         loop = self.loops[-1]
+        loop.writes.update(writes)
+        loop.row_reads.update(rows)
         for ln in lines:
             e = ln if isinstance(ln, Expr) else Expr.of(ln)
             loop.lines.append(e.fast)
@@ -277,31 +294,31 @@ def _integrate(op: Integrate, seg: Segment) -> bool:
         return " + ".join(_times(coef * c, f"{y}[i]") for c, y in terms) or "(real)0"
 
     if op.tau is None:
-        seg.emit(n, f"{x}[i] = {wsum(1.0 / op.leak)};")
+        seg.emit(n, f"{x}[i] = {wsum(1.0 / op.leak)};", writes=(x,))
     else:
         a = em.dt / op.tau
         leak = op.leak - sum(c for c, v in op.inputs if v == op.var)
         if a * leak == 1.0:
-            seg.emit(n, f"{x}[i] = {wsum(a)};")
+            seg.emit(n, f"{x}[i] = {wsum(a)};", writes=(x,))
         else:
             decay = _times(leak, f"{x}[i]")
-            seg.emit(
-                n, f"{{ real inc = {wsum(1.0)}; {x}[i] = {x}[i] + {_lit(a)} * (inc - {decay}); }}"
-            )
+            inc = f"{{ real inc = {wsum(1.0)}; {x}[i] = {x}[i] + {_lit(a)} * (inc - {decay}); }}"
+            seg.emit(n, inc, writes=(x,))
     if op.noise_sigma:
         scale = op.noise_sigma * math.sqrt(em.dt) / op.tau
         noise = seg.step_arg(em.noise_slot(op.name, op.noise_seed, n))
         if em.narrow_noise:  # float32 normals read as they were drawn (no widening copy)
             seg.narrow.add(noise)
             em.narrow_noise_slots.add(noise)
-        seg.emit(n, f"{x}[i] += {_lit(scale)} * (real){noise}[i];")
+        seg.emit(n, f"{x}[i] += {_lit(scale)} * (real){noise}[i];", writes=(x,))
     return True
 
 
 @register(Nonlinearity)
 def _nonlinearity(op: Nonlinearity, seg: Segment) -> bool:
     n = seg.em.size(op.dst)
-    seg.emit(n, f"{seg.var(op.dst)}[i] = {phi_c(op.fn, seg.var(op.src) + '[i]')};")
+    dst = seg.var(op.dst)
+    seg.emit(n, f"{dst}[i] = {phi_c(op.fn, seg.var(op.src) + '[i]')};", writes=(dst,))
     return True
 
 
@@ -332,13 +349,14 @@ def _difference(op: NonlinearityDifference, seg: Segment) -> bool:
         y = f"{seg.var(op.src_baseline)}[i]"
         expr = Expr.of(phi_difference_c(op.fn, f"{seg.var(op.at)}[i]", x, y))
     dst = seg.var(op.dst)
-    seg.emit(n, expr.map(lambda e: f"{dst}[i] = {e};"))
+    seg.emit(n, expr.map(lambda e: f"{dst}[i] = {e};"), writes=(dst,))
     return True
 
 
 @register(Copy)
 def _copy(op: Copy, seg: Segment) -> bool:
-    seg.emit(seg.em.size(op.dst), f"{seg.var(op.dst)}[i] = {seg.var(op.src)}[i];")
+    dst = seg.var(op.dst)
+    seg.emit(seg.em.size(op.dst), f"{dst}[i] = {seg.var(op.src)}[i];", writes=(dst,))
     return True
 
 
@@ -346,15 +364,16 @@ def _copy(op: Copy, seg: Segment) -> bool:
 def _small_projection(op: DenseProjection, seg: Segment) -> bool:
     em = seg.em
     K = em.size(op.pre)
-    if K > SMALL_K or em.model.variables[op.pre].kind == "parameter":
-        return False
+    if K > SMALL_K or op.weight in em.changing_params:
+        return False  # big K: a matmul; weights learnt online: no per-run copy of W^T
     n = em.size(op.out)
     wt = seg.ptr(f"ct_{em.v(op.weight)[2:]}")  # contiguous W^T, (K, n), bound per run
     seg.em.contiguous_transposes[wt] = op.weight
     pre = seg.var(op.pre)
     acc = f"{seg.ptr(em.v(op.bias))}[j]" if op.bias else "(real)0"
     terms = " + ".join(f"{pre}[b * {K} + {k}] * {wt}[{k * n} + j]" for k in range(K))
-    seg.emit(n, f"{seg.var(op.out)}[i] = {acc} + {terms};")
+    out = seg.var(op.out)
+    seg.emit(n, f"{out}[i] = {acc} + {terms};", writes=(out,), rows=(pre,))
     return True
 
 
@@ -388,15 +407,15 @@ def lower_rule(rule, seg: Segment, known) -> bool:  # noqa: ANN001 (plasticity.R
         delta = delta.map(lambda p, b: f"({p} - {b})", base)
     if rule.strategy == "sum":
         S = seg.ptr(f"S_{rule.key}")
-        seg.emit(rule.n_post, delta.map(lambda d: f"{S}[i] += {d};"))
+        seg.emit(rule.n_post, delta.map(lambda d: f"{S}[i] += {d};"), writes=(S,))
     else:
         P, R = rule.slot_args()
-        P = seg.step_arg(P)
-        seg.emit(rule.n_post, delta.map(lambda d: f"{P}[i] = {d};"))
+        P, R = seg.step_arg(P), seg.step_arg(R)
+        seg.emit(rule.n_post, delta.map(lambda d: f"{P}[i] = {d};"), writes=(P,))
         pre = f"{seg.var(op.pre)}[i]"
         if op.pre_at:
             pre = f"{seg.var(op.pre_at)}[i] + {pre}"
-        seg.emit(rule.n_pre, f"{seg.step_arg(R)}[i] = {pre};")
+        seg.emit(rule.n_pre, f"{R}[i] = {pre};", writes=(R,))
     seg.ops.append(op.name)
     return True
 

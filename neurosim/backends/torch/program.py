@@ -124,6 +124,7 @@ class Program:
         rules_ops = model.plasticity_ops if mode != "off" else []
         online = {p for op in rules_ops for p in op.updates} if mode == "online" else set()
         self.hoisted = invariant_ops(model, hoist, online)
+        em.changing_params = set(online)
         hoisted_names = {op.name for op in self.hoisted}
         self.dynamic = [op for op in model.dynamics_ops if op.name not in hoisted_names]
         written = {w for op in self.dynamic for w in op.writes}
