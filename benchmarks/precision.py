@@ -1,17 +1,19 @@
 """Where is float32 safe? The same weight update computed in float32 and float64.
 
-For each model (paper MNIST configs), one float64 model and one float32 copy with the
-same weights compute the forward-weight update of the same MNIST batch (128 training
-samples, no optimiser step). Reported per model: the largest relative error
+For each model (the paper config of ``--dataset``), one float64 model and one float32
+copy with the same weights compute the forward-weight update of the same batch (128
+training samples, no optimiser step). Reported per model: the largest relative error
 ``|g32 - g64| / |g64|`` and the largest angle between ``g32`` and ``g64`` over the
 layers' weight updates. Run at initialisation, and with ``--checkpoint RUN/checkpoint.pt``
-also at the weights of a (late) DFC-family training run: DFC's update is a
-difference ``phi(v) - phi(v_basal)`` of nearly equal numbers (DFC eq. 5), so its float32
-error grows as training shrinks the output error (the reason the paper ran in float64,
-App. F.2).
+(one or more) also at the weights of (late) training runs: a DFC-family checkpoint
+is loaded into every DFC variant, any other into the model of its own name. Late in
+training DFC's update is tiny next to the rates (the controller's target moves the
+output by ``lambda/B`` times the loss gradient): computed from absolute voltages and
+rates it drowned in float32 rounding (53-94 degrees off), which is why the paper ran
+in float64 (App. F.2); the deviation form (``neurosim.ir.deviation``) keeps it.
 
-    python benchmarks/precision.py [--json PATH] [--checkpoint RUN/checkpoint.pt]
-        [--models ...] [--quick]
+    python benchmarks/precision.py [--json PATH] [--checkpoint CKPT ...] [--dataset mnist]
+        [--models ...] [--device cpu] [--quick]
 
 writes ``{point: {model: {"max_rel_error": .., "max_angle_deg": ..}}}``.
 """
@@ -30,13 +32,15 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.common import add_device_argument, check_device, machine  # noqa: E402
 from benchmarks.train_epoch import BATCH, mnist_or_synthetic  # noqa: E402
 from neurosim.models import registry  # noqa: E402
 from neurosim.models.base import Task  # noqa: E402
 from neurosim.training.checkpoint import load_checkpoint  # noqa: E402
 from neurosim.training.config import default_config  # noqa: E402
+from neurosim.training.tasks import get_task_spec  # noqa: E402
 
-MODELS = ("dfc", "dfc-ss", "dfc-ssa", "dfc-ssa-fixed", "bp", "dfa")
+MODELS = ("dfc", "dfc-ss", "dfc-ssa", "dfc-fixed", "dfc-ss-fixed", "dfc-ssa-fixed", "bp", "fa", "dfa")
 DFC_FAMILY = ("dfc", "dfc-ss", "dfc-ssa", "dfc-fixed", "dfc-ss-fixed", "dfc-ssa-fixed")
 
 
@@ -46,15 +50,25 @@ def _updates(model: Any, x: torch.Tensor, y: torch.Tensor) -> list[torch.Tensor]
         grads, _ = model.forward_gradients(x, y)
     else:
         grads, _ = model.gradients(x, y)
-    return [g_w.detach().to(torch.float64) for g_w, _ in grads]
+    return [g_w.detach().to("cpu", torch.float64) for g_w, _ in grads]
 
 
-def compare(name: str, x: torch.Tensor, y: torch.Tensor, state: dict | None) -> dict:
+def compare(
+    name: str,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    state: dict | None,
+    dataset: str = "mnist",
+    device: str = "cpu",
+) -> dict:
     """Relative error and angle of the float32 update against the float64 one."""
-    cfg = default_config(name, "mnist")
-    task = Task("classification", 784, 10)
+    cfg = default_config(name, dataset)
+    spec = get_task_spec(dataset)
+    task = Task(spec.kind, x.shape[1], x.shape[1] if spec.autoencoder else 10)
     make = {
-        dt: registry.create(name, task, cfg.model_params(), dtype=dt, seed=cfg.seed)
+        dt: registry.create(
+            name, task, cfg.model_params(), device=device, dtype=dt, seed=cfg.seed
+        )  # fmt: skip
         for dt in (torch.float64, torch.float32)
     }
     if state is not None:
@@ -62,8 +76,9 @@ def compare(name: str, x: torch.Tensor, y: torch.Tensor, state: dict | None) -> 
         weights = {k: v for k, v in state.items() if not k.endswith("_extra_state")}
         make[torch.float64].load_state_dict(weights, strict=False)
     make[torch.float32].load_state_dict(make[torch.float64].state_dict())  # same weights
-    g64 = _updates(make[torch.float64], x.to(torch.float64), y)
-    g32 = _updates(make[torch.float32], x.to(torch.float32), y)
+    y = x if spec.autoencoder else y
+    g64 = _updates(make[torch.float64], x.to(device, torch.float64), y.to(device))
+    g32 = _updates(make[torch.float32], x.to(device, torch.float32), y.to(device))
     rel, ang = [], []
     for a, b in zip(g32, g64, strict=True):
         rel.append(float((a - b).norm() / b.norm()))
@@ -76,30 +91,42 @@ def compare(name: str, x: torch.Tensor, y: torch.Tensor, state: dict | None) -> 
     }
 
 
+def _family(name: str) -> str:
+    return "dfc" if name in DFC_FAMILY else name
+
+
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--models", nargs="+", default=list(MODELS), choices=registry.available())
-    ap.add_argument("--checkpoint", type=Path, default=None, help="a DFC-family run's weights")
+    ap.add_argument("--checkpoint", type=Path, nargs="+", default=[], help="runs' weights")
+    ap.add_argument("--dataset", default="mnist", help="task of the configs and data")
     ap.add_argument("--quick", action="store_true", help="DFC-SSA and BP only")
+    add_device_argument(ap)
     args = ap.parse_args(argv)
+    device = check_device(args.device)
     torch.set_num_threads(min(2, torch.get_num_threads()))
     models = ["dfc-ssa", "bp"] if args.quick else args.models
-    X, y, source = mnist_or_synthetic(BATCH)
-    points: dict[str, dict | None] = {"init": None}
-    if args.checkpoint is not None:
-        ckpt = load_checkpoint(args.checkpoint)
+    spec = get_task_spec(args.dataset)
+    X, y, source = mnist_or_synthetic(BATCH, spec.source)
+    points: dict[str, tuple[str | None, dict | None]] = {"init": (None, None)}
+    for path in args.checkpoint:
+        ckpt = load_checkpoint(path)
         epoch = ckpt.get("position", {})
-        points[f"checkpoint ({ckpt['model_name']}, {epoch})"] = ckpt["model"]
-    results: dict[str, Any] = {"_meta": {"data": source, "batch": BATCH}}
-    print(f"data: {source}; one batch of {BATCH}; float32 update against float64")
+        label = f"checkpoint ({ckpt['model_name']}, {epoch})"
+        points[label] = (_family(ckpt["model_name"]), ckpt["model"])
+    results: dict[str, Any] = {
+        "_meta": {"data": source, "dataset": args.dataset, "batch": BATCH, **machine(device)}
+    }
+    print(f"data: {source} ({args.dataset} configs); one batch of {BATCH}; float32 update "
+          "against float64")  # fmt: skip
     print(f"{'point':40s} {'model':15s} {'max rel err':>12s} {'max angle':>10s}")
-    for point, state in points.items():
+    for point, (family, state) in points.items():
         row = results.setdefault(point, {})
         for name in models:
-            if state is not None and name not in DFC_FAMILY:
-                continue  # a DFC checkpoint holds no baseline weights
-            r = row[name] = compare(name, X, y, state)
+            if family is not None and _family(name) != family:
+                continue  # a checkpoint holds the weights of its own family only
+            r = row[name] = compare(name, X, y, state, args.dataset, device)
             print(f"{point:40s} {name:15s} {r['max_rel_error']:12.2e} "
                   f"{r['max_angle_deg']:9.3f}°")  # fmt: skip
     if args.json:

@@ -71,13 +71,14 @@ TARGET_FRACTION = {"dfc": 0.65, "dfc-ss": 0.65, "dfc-ssa": 0.45}
 SIMULATED = ("dfc", "dfc-ss", "dfc-fixed", "dfc-ss-fixed")
 
 
-def mnist_or_synthetic(n: int) -> tuple[torch.Tensor, torch.Tensor, str]:
-    """``n`` training samples: cached MNIST if present, else random MNIST-shaped data."""
+def mnist_or_synthetic(n: int, source: str = "mnist") -> tuple[torch.Tensor, torch.Tensor, str]:
+    """``n`` training samples of ``source`` (``mnist``, ``fashion-mnist``) if cached,
+    else random MNIST-shaped data."""
     try:
         from neurosim.data import load_dataset
 
-        ds = load_dataset("mnist", download=False)
-        return torch.from_numpy(ds.train.X[:n]), torch.from_numpy(ds.train.y[:n]), "mnist"
+        ds = load_dataset(source, download=False)
+        return torch.from_numpy(ds.train.X[:n]), torch.from_numpy(ds.train.y[:n]), source
     except Exception as err:  # noqa: BLE001 (any failure: fall back, and say why)
         g = torch.Generator().manual_seed(0)
         X = torch.randn(n, 784, generator=g)
