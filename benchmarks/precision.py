@@ -40,8 +40,8 @@ from neurosim.training.checkpoint import load_checkpoint  # noqa: E402
 from neurosim.training.config import default_config  # noqa: E402
 from neurosim.training.tasks import get_task_spec  # noqa: E402
 
-MODELS = ("dfc", "dfc-ss", "dfc-ssa", "dfc-fixed", "dfc-ss-fixed", "dfc-ssa-fixed", "bp", "fa", "dfa")
 DFC_FAMILY = ("dfc", "dfc-ss", "dfc-ssa", "dfc-fixed", "dfc-ss-fixed", "dfc-ssa-fixed")
+MODELS = (*DFC_FAMILY, "bp", "fa", "dfa")
 
 
 def _updates(model: Any, x: torch.Tensor, y: torch.Tensor) -> list[torch.Tensor]:
