@@ -52,6 +52,17 @@ slower than its sigmoid here.
 """
 
 from neurosim.backends.torch.runner import RunResult
-from neurosim.backends.torch.simulator import TorchSimulator
+from neurosim.backends.torch.simulator import (
+    TorchSimulator,
+    available_cores,
+    default_threads,
+    set_default_threads,
+)
 
-__all__ = ["RunResult", "TorchSimulator"]
+__all__ = [
+    "RunResult",
+    "TorchSimulator",
+    "available_cores",
+    "default_threads",
+    "set_default_threads",
+]

@@ -36,6 +36,23 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
+_default_threads: int | None = None
+
+
+def set_default_threads(n: int | None) -> None:
+    """Cores a ``TorchSimulator(threads=None)`` run may use (None: every available
+    core); ``neurosim train --threads N`` sets it to N for the run."""
+    if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
+        raise ValueError(f"set_default_threads: need an integer >= 1 or None, got {n!r}")
+    global _default_threads
+    _default_threads = n
+
+
+def default_threads() -> int:
+    """Cores a ``TorchSimulator(threads=None)`` run uses (see :func:`set_default_threads`)."""
+    return _default_threads or available_cores()
+
+
 class TorchSimulator:
     """Simulate ``model`` on ``device`` in ``dtype`` (float32 or float64).
 
@@ -54,7 +71,8 @@ class TorchSimulator:
     hoist : compute loop-invariant ops once per run (disable only to test hoisting).
     fast_tanh : compute ``tanh`` as ``2 sigmoid(2x) - 1`` (5-8x faster on the CPUs
         measured, absolute error < 2 ulp of 1); ``False`` uses ``torch.tanh``.
-    threads : CPU cores a run may use (None: the cores available to the process, for
+    threads : CPU cores a run may use (None: :func:`default_threads`, every core
+        available to the process unless :func:`set_default_threads` said otherwise, for
         shards, and torch's intra-op setting otherwise). With more than one, a batch of
         at least ``2 * runner.MIN_SHARD_ROWS`` (64) samples is cut into that many
         shards simulated side by side on worker threads with one intra-op thread each,
@@ -395,7 +413,7 @@ class TorchSimulator:
     def _parallel_plan(self, prog: Program, steady: bool) -> tuple[int, bool, int]:
         """``(shards, worker pool?, intra-op threads)`` of a run (see ``threads``)."""
         intra = self.threads or torch.get_num_threads()
-        cores = self.threads or available_cores()
+        cores = self.threads or default_threads()
         if cores == 1 or self.device.type != "cpu":
             return 1, False, intra
         spikes = any(isinstance(op, SpikeSoma) for op in self.model.step_ops)
