@@ -56,25 +56,34 @@ def _exact(fn: str, a, x, y) -> torch.Tensor:
     return PHI64[fn](a + x) - PHI64[fn](a + y)
 
 
+COMPILED = pytest.mark.parametrize("compiled", [False, True], ids=["torch", "C"])
+
+
+@COMPILED
 @pytest.mark.parametrize("fn", NONLINEARITIES)
-def test_phi_difference_identities_float64(fn: str) -> None:
+def test_phi_difference_identities_float64(fn: str, compiled: bool) -> None:
     a, x, y = _points(torch.float64, 0.3)
     want = _exact(fn, a, x, y)
-    assert_allclose(phi_difference(fn, a, x, y), want, rtol_scale=4, msg=fn)
-    assert_allclose(phi_difference(fn, a, x), _exact(fn, a, x, 0 * x), rtol_scale=4, msg=fn)
+    got = phi_difference(fn, a, x, y, compiled=compiled)
+    assert_allclose(got, want, rtol_scale=4, msg=fn)
+    one = phi_difference(fn, a, x, compiled=compiled)
+    assert_allclose(one, _exact(fn, a, x, 0 * x), rtol_scale=4, msg=fn)
     ref = reference.phi_difference(fn, a.numpy(), x.numpy(), y.numpy())
     assert_allclose(ref, want, rtol_scale=4, msg=f"numpy {fn}")
 
 
+@COMPILED
 @pytest.mark.parametrize("fn", ["tanh", "logistic", "softplus", "relu", "leaky_relu"])
-def test_phi_difference_keeps_float32_precision_for_tiny_deviations(fn: str) -> None:
+def test_phi_difference_keeps_float32_precision_for_tiny_deviations(
+    fn: str, compiled: bool
+) -> None:
     """Deviations of 1e-6 of the voltage: the plain float32 difference has ~10%
     error, the identity a few ulp (relative to the difference itself)."""
     a, x, y = _points(torch.float32, 1e-6)
     # the float64 identity of the rounded inputs (a plain float64 difference would
     # itself lose ~1e-16/1e-13 at saturated units)
     want = torch.from_numpy(reference.phi_difference(fn, *(t.double().numpy() for t in (a, x, y))))
-    got = phi_difference(fn, a, x, y).double()
+    got = phi_difference(fn, a, x, y, compiled=compiled).double()
     scale = want.abs() + 1e-30
     assert float(((got - want).abs() / scale).max()) < 1e-4, fn
     plain = (PHI64[fn](a + x) - PHI64[fn](a + y)).double()
@@ -82,11 +91,12 @@ def test_phi_difference_keeps_float32_precision_for_tiny_deviations(fn: str) -> 
         assert float(((plain - want).abs() / scale).median()) > 1e-2
 
 
+@COMPILED
 @pytest.mark.parametrize("fn", ["tanh", "logistic"])
-def test_phi_difference_is_bounded_far_from_the_operating_point(fn: str) -> None:
+def test_phi_difference_is_bounded_far_from_the_operating_point(fn: str, compiled: bool) -> None:
     a = torch.tensor([-40.0, 40.0, -20.0, 0.0, 30.0], dtype=torch.float32)
     x = torch.tensor([40.0, -80.0, 25.0, 100.0, -30.0], dtype=torch.float32)
-    got = phi_difference(fn, a, x)
+    got = phi_difference(fn, a, x, compiled=compiled)
     assert torch.isfinite(got).all()
     assert_allclose(got, _exact(fn, a, x, 0 * x), dtype=torch.float32, msg=fn)
 

@@ -144,6 +144,41 @@ def phi_difference_c(fn: str, a: str, x: str, y: str | None) -> str:
     }[fn]
 
 
+#: the functions of :func:`difference_kernel`, by nonlinearity
+DIFFERENCE_FNS = ("linear", "tanh", "relu", "logistic", "softplus", "leaky_relu")
+
+
+def _difference_source(dtype: torch.dtype) -> str:
+    cases = []
+    for code, fn in enumerate(DIFFERENCE_FNS):
+        expr = phi_difference_c(fn, "a[i]", "x[i]", "(y ? y[i] : (real)0)")
+        loop = f"for (int64_t i = 0; i < n; ++i) out[i] = {expr};"
+        cases.append(f"  case {code}:\n    #pragma omp simd\n    {loop}\n    break;\n")
+    real = "double" if dtype == torch.float64 else "float"
+    head = f"#define REAL {real}\n#define REAL_IS_DOUBLE {int(real == 'double')}\n"
+    sig = "int64_t n, int64_t fn, const real* a, const real* x, const real* y, real* out"
+    body = "".join(cases)
+    return f"{head}{PRELUDE}void ns_phi_difference({sig}) {{\n  switch (fn) {{\n{body}  }}\n}}\n"
+
+
+_difference_kernels: dict[torch.dtype, object] = {}
+
+
+def difference_kernel(dtype: torch.dtype):  # noqa: ANN201 (a ctypes function or None)
+    """The compiled ``phi(a + x) - phi(a + y)`` over ``n`` contiguous elements of
+    ``dtype`` (float32/float64; ``y`` may be NULL: ``- phi(a)``), or None without a
+    compiler. Signature ``(n, fn index in DIFFERENCE_FNS, a, x, y, out)``."""
+    if dtype not in _difference_kernels:
+        lib = ccompile.load(_difference_source(dtype))
+        fn = None
+        if lib is not None:
+            fn = lib.ns_phi_difference
+            fn.argtypes = [ctypes.c_int64, ctypes.c_int64] + [ctypes.c_void_p] * 4
+            fn.restype = None
+        _difference_kernels[dtype] = fn
+    return _difference_kernels[dtype]
+
+
 def _lit(x: float) -> str:
     return f"(real){float(x)!r}"
 
