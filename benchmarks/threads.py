@@ -2,18 +2,19 @@
 
 Issue 11 §3: with torch's default threads a DFC-SSA epoch of ``make demo`` took 456 s
 on a machine whose cores other processes held, against ~9 s idle: intra-op parallel
-regions wait for their slowest thread. This script times the demo configuration
-(``models/configs/mnist/dfc-ssa-demo.yaml``: closed-form forward batches, a sleep
-phase on every 8th feedback batch) under several thread settings, each in a fresh
-process, with and without a busy-loop process beside it (one more runnable thread:
-one of 2 cores taken), in interleaved rounds:
+regions wait for their slowest thread, spinning. This script times the demo
+configuration (``models/configs/mnist/dfc-ssa-demo.yaml``: closed-form forward
+batches, a sleep phase on every 8th feedback batch) under several thread settings,
+each in a fresh process, with and without a busy-loop process beside it (one more
+runnable thread: one of 2 cores taken), in interleaved rounds:
 
-``default``      neurosim's default: one intra-op thread, simulated phases in shards
-                 over the available cores (``TorchSimulator(threads=None)``)
-``intra-op``     torch's own default: ``torch.set_num_threads(cores)`` (intra-op
-                 parallel matmuls and solves), shards as above
-``one-thread``   ``--threads 1``: one intra-op thread, no shards
-``passive``      ``intra-op`` with ``OMP_WAIT_POLICY=PASSIVE`` (waiting threads sleep)
+``default``         neurosim's default: ``OMP_WAIT_POLICY=PASSIVE`` (set when neurosim is
+                    imported before torch, ``neurosim/_threads.py``), torch's threads
+                    (one per core), simulated phases in shards over the cores
+``torch-default``   the same without the passive wait policy (torch imported first,
+                    the variable unset): OpenMP threads spin while they wait
+``one-thread``      ``--threads 1``: one intra-op thread, no shards
+``shards-only``     one intra-op thread, simulated phases in shards over the cores
 
 Seconds per epoch are extrapolated from ``--batches`` forward and feedback batches
 (430 of each per epoch) after a warm-up; the table gives the median (and min) over
@@ -38,9 +39,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.common import machine, table, write_json  # noqa: E402
+# benchmarks.common imports torch: not at module level, a child process must import
+# neurosim (its OpenMP wait policy) before torch
 
-SETTINGS = ("default", "intra-op", "one-thread", "passive")
+SETTINGS = ("default", "torch-default", "one-thread", "shards-only")
 DEMO = ROOT / "models" / "configs" / "mnist" / "dfc-ssa-demo.yaml"
 EPOCH_BATCHES = 430
 
@@ -55,6 +57,9 @@ def cores() -> int:
 
 def child(setting: str, batches: int) -> dict:
     """Time ``batches`` forward and feedback batches of the demo config in this process."""
+    if setting != "torch-default":
+        import neurosim  # noqa: F401  (first: its OpenMP wait policy, neurosim/_threads.py)
+    policy = os.environ.get("OMP_WAIT_POLICY")  # what OpenMP reads when torch loads
     import torch
 
     from benchmarks.train_epoch import mnist_or_synthetic
@@ -63,7 +68,7 @@ def child(setting: str, batches: int) -> dict:
     from neurosim.training.config import load_config
 
     n = cores()
-    torch.set_num_threads(n if setting in ("intra-op", "passive") else 1)
+    torch.set_num_threads(n if setting in ("default", "torch-default") else 1)
     cfg = load_config(DEMO)
     sim_threads = 1 if setting == "one-thread" else None
     model = registry.create(
@@ -85,13 +90,12 @@ def child(setting: str, batches: int) -> dict:
         out[phase] = (time.perf_counter() - t0) / batches
     out["epoch_s"] = EPOCH_BATCHES * (out["forward"] + out["feedback"])
     out["intra_op_threads"] = torch.get_num_threads()
+    out["omp_wait_policy"] = policy
     return out
 
 
 def run_child(setting: str, batches: int) -> dict:
-    env = dict(os.environ)
-    if setting == "passive":
-        env["OMP_WAIT_POLICY"] = "PASSIVE"
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
     cmd = [sys.executable, __file__, "--child", setting, "--batches", str(batches)]
     res = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
     return json.loads(res.stdout.strip().splitlines()[-1])
@@ -113,6 +117,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.child:
         print(json.dumps(child(args.child, args.batches)))
         return 0
+    from benchmarks.common import machine, table, write_json
+
     print(f"{cores()} cores; load average {os.getloadavg()[0]:.2f}; demo config; "
           f"{args.batches} batches per phase, {args.rounds} rounds")  # fmt: skip
     runs: dict[str, dict[str, list[dict]]] = {s: {"quiet": [], "busy": []} for s in args.settings}
