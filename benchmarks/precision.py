@@ -13,7 +13,12 @@ rates it drowned in float32 rounding (53-94 degrees off), which is why the paper
 in float64 (App. F.2); the deviation form (``neurosim.ir.deviation``) keeps it.
 
     python benchmarks/precision.py [--json PATH] [--checkpoint CKPT ...] [--dataset mnist]
-        [--models ...] [--device cpu] [--quick]
+        [--models ...] [--device cpu] [--longdouble] [--quick]
+
+``--longdouble`` also computes DFC-SSA's update at each checkpoint in the absolute form
+in numpy ``longdouble`` (64-bit mantissa) and reports the float64 and float32 updates'
+relative error against it (the deviation form's float64 is ~1e-11 off there, the
+absolute form's float64 ~1e-7: it lost 8 digits too).
 
 writes ``{point: {model: {"max_rel_error": .., "max_angle_deg": ..}}}``.
 """
@@ -27,6 +32,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -91,6 +97,84 @@ def compare(
     }
 
 
+LD = np.longdouble
+_PHI_LD = {"tanh": np.tanh, "linear": lambda v: v}
+
+
+def _solve_ld(A: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+    """Batched Gaussian elimination with partial pivoting (numpy has no longdouble
+    ``solve``): ``A`` (B, n, n), ``rhs`` (B, n)."""
+    A, rhs = A.copy(), rhs.copy()
+    B, n = rhs.shape
+    rows = np.arange(B)
+    for k in range(n):
+        piv = np.argmax(np.abs(A[:, k:, k]), axis=1) + k
+        A[rows, k], A[rows, piv] = A[rows, piv].copy(), A[rows, k].copy()
+        rhs[rows, k], rhs[rows, piv] = rhs[rows, piv].copy(), rhs[rows, k].copy()
+        f = A[:, k + 1 :, k] / A[:, k : k + 1, k]
+        A[:, k + 1 :, k:] -= f[:, :, None] * A[:, k : k + 1, k:]
+        rhs[:, k + 1 :] -= f * rhs[:, k : k + 1]
+    u = np.zeros_like(rhs)
+    for i in range(n - 1, -1, -1):
+        u[:, i] = (rhs[:, i] - np.einsum("bj,bj->b", A[:, i, i + 1 :], u[:, i + 1 :])) / A[:, i, i]
+    return u
+
+
+def ssa_longdouble(model: Any, x: torch.Tensor, y: torch.Tensor) -> list[np.ndarray]:
+    """The DFC-SSA weight update (``grad W_i``) of ``model``'s weights, computed in the
+    absolute form of DFC.md §1.4 in numpy ``longdouble`` (x86: 64-bit mantissa, eps
+    1.1e-19), as a reference for both float64 and float32 (tanh/linear layers)."""
+    cfg = model.cfg
+    W = [w.detach().cpu().numpy().astype(LD) for w in model.weights]
+    b = [v.detach().cpu().numpy().astype(LD) for v in model.biases]
+    Q = np.concatenate([q.detach().cpu().numpy().astype(LD) for q in model.feedback], 0)
+    phi = [_PHI_LD[f] for f in cfg.activations]
+    B, r = x.shape[0], x.cpu().numpy().astype(LD)
+    xs, vs, rs = r, [], []
+    for Wi, bi, f in zip(W, b, phi, strict=True):
+        vs.append(r @ Wi.T + bi)
+        r = f(vs[-1])
+        rs.append(r)
+    p = np.exp(rs[-1] - rs[-1].max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    onehot = np.eye(p.shape[1], dtype=LD)[y.cpu().numpy()]
+    delta = -cfg.target_stepsize * (p - onehot) / B  # exact enough in longdouble
+    d = [np.ones_like(v) if fn == "linear" else 1 - rr**2
+         for v, rr, fn in zip(vs, rs, cfg.activations, strict=True)]  # fmt: skip
+    J = [np.einsum("bi,ij->bij", d[-1], np.eye(d[-1].shape[1], dtype=LD))]
+    for i in range(len(W) - 2, -1, -1):
+        J.insert(0, np.einsum("bij,jk->bik", J[0], W[i + 1]) * d[i][:, None, :])
+    A = np.einsum("bij,jk->bik", np.concatenate(J, 2), Q) + cfg.alpha_di * np.eye(Q.shape[1])
+    dv = np.split(_solve_ld(A, delta) @ Q.T, np.cumsum([w.shape[0] for w in W])[:-1], axis=1)
+    grads, prev = [], xs
+    for Wi, bi, f, dvi in zip(W, b, phi, dv, strict=True):
+        vb = prev @ Wi.T + bi
+        post = f(vb + dvi)
+        grads.append(-(2.0 / B) * (post - f(vb)).T @ prev)
+        prev = post
+    return grads
+
+
+def versus_longdouble(name: str, x, y, state: dict, dataset: str, device: str) -> dict:
+    """Relative error of the float64 and float32 DFC-SSA updates against
+    :func:`ssa_longdouble` at the weights ``state``."""
+    cfg = default_config(name, dataset)
+    task = Task("classification", x.shape[1], 10)
+    out = {}
+    for dt in (torch.float64, torch.float32):
+        m = registry.create(name, task, cfg.model_params(), device=device, dtype=dt,
+                            seed=cfg.seed)  # fmt: skip
+        weights = {k: v for k, v in state.items() if not k.endswith("_extra_state")}
+        m.load_state_dict(weights, strict=False)
+        got = _updates(m, x.to(device, dt), y.to(device))
+        if dt == torch.float64:
+            ref = ssa_longdouble(m, x, y)
+        rel = [float(np.linalg.norm(g.numpy() - r.astype(np.float64)) / np.linalg.norm(
+               r.astype(np.float64))) for g, r in zip(got, ref, strict=True)]  # fmt: skip
+        out[str(dt).split(".")[-1]] = max(rel)
+    return out
+
+
 def _family(name: str) -> str:
     return "dfc" if name in DFC_FAMILY else name
 
@@ -102,6 +186,9 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--checkpoint", type=Path, nargs="+", default=[], help="runs' weights")
     ap.add_argument("--dataset", default="mnist", help="task of the configs and data")
     ap.add_argument("--quick", action="store_true", help="DFC-SSA and BP only")
+    ap.add_argument("--longdouble", action="store_true",
+                    help="also DFC-SSA's float64/float32 updates against a longdouble "
+                         "computation of the absolute form")  # fmt: skip
     add_device_argument(ap)
     args = ap.parse_args(argv)
     device = check_device(args.device)
@@ -129,6 +216,11 @@ def main(argv: list[str] | None = None) -> dict:
             r = row[name] = compare(name, X, y, state, args.dataset, device)
             print(f"{point:40s} {name:15s} {r['max_rel_error']:12.2e} "
                   f"{r['max_angle_deg']:9.3f}°")  # fmt: skip
+            if args.longdouble and name in ("dfc-ssa", "dfc-ssa-fixed") and state is not None:
+                ld = r["vs_longdouble"] = versus_longdouble(name, X, y, state, args.dataset,
+                                                            device)  # fmt: skip
+                print(f"{'':40s} {name:15s} vs longdouble: float64 {ld['float64']:.2e}, "
+                      f"float32 {ld['float32']:.2e}")  # fmt: skip
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(results, indent=2))
