@@ -16,6 +16,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+# neurosim first: importing it sets OpenMP's passive wait policy before torch loads
+# (neurosim/_threads.py), as the `neurosim` command does
+import neurosim  # noqa: F401  isort: skip
 import torch
 
 

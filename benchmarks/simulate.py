@@ -36,6 +36,9 @@ import argparse
 import sys
 from pathlib import Path
 
+# neurosim first: importing it sets OpenMP's passive wait policy before torch loads
+# (neurosim/_threads.py), as the `neurosim` command does
+import neurosim  # noqa: F401  isort: skip
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

@@ -42,6 +42,9 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+# neurosim first: importing it sets OpenMP's passive wait policy before torch loads
+# (neurosim/_threads.py), as the `neurosim` command does
+import neurosim  # noqa: F401  isort: skip
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
