@@ -22,7 +22,7 @@ Seconds per epoch are extrapolated from ``--batches`` forward and feedback batch
 default's busy epoch within 2x of its quiet one. The load average is printed: on a
 machine shared with other jobs, "quiet" means "without our busy loop".
 
-    python benchmarks/threads.py [--batches 48] [--rounds 3] [--json out.json]
+    python benchmarks/threads.py [--batches 48] [--rounds 3] [--quick] [--json out.json]
 """
 
 from __future__ import annotations
@@ -112,8 +112,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--settings", nargs="+", default=list(SETTINGS), choices=SETTINGS)
     p.add_argument("--json", type=Path)
+    p.add_argument("--quick", action="store_true", help="8 batches, 1 round")
     p.add_argument("--child", choices=SETTINGS, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    if args.quick:
+        args.batches, args.rounds = 8, 1
     if args.child:
         print(json.dumps(child(args.child, args.batches)))
         return 0

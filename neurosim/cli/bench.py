@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-BENCHMARKS = ("simulate", "train_epoch", "backends", "precision", "step_profile")
+BENCHMARKS = ("simulate", "train_epoch", "backends", "precision", "step_profile", "threads")
 
 
 def default_bench_dir() -> Path:
