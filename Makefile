@@ -22,10 +22,10 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 # A short DFC-SSA schedule (models/configs/mnist/dfc-ssa-demo.yaml says how it differs
-# from the paper's cell); each run starts afresh in $(DEMO_OUT).
+# from the paper's cell); each run starts afresh in $(DEMO_OUT). --overwrite deletes
+# nothing: an earlier demo run is moved into $(DEMO_OUT)/replaced-<time>/.
 demo: setup
-	rm -rf $(DEMO_OUT)
-	$(VENV)/bin/neurosim train --config models/configs/mnist/dfc-ssa-demo.yaml --out $(DEMO_OUT)
+	$(VENV)/bin/neurosim train --config models/configs/mnist/dfc-ssa-demo.yaml --out $(DEMO_OUT) --overwrite
 
 test: setup
 	$(PY) -m pytest

@@ -21,6 +21,14 @@ from pathlib import Path
 import neurosim  # noqa: F401  isort: skip
 import torch
 
+_START = time.perf_counter()
+
+
+def progress(message: str) -> None:
+    """Print ``[elapsed] message`` at once: what a long benchmark is doing and since when
+    (seconds since this module was imported, i.e. about since the script started)."""
+    print(f"[{time.perf_counter() - _START:7.1f} s] {message}", flush=True)
+
 
 def sync(device: str | torch.device | None) -> None:
     """Wait for the device's queued work (CUDA kernels run asynchronously): every clock

@@ -21,6 +21,10 @@ relative error against it (the deviation form's float64 is ~1e-11 off there, the
 absolute form's float64 ~1e-7: it lost 8 digits too).
 
 writes ``{point: {model: {"max_rel_error": .., "max_angle_deg": ..}}}``.
+
+Run time (one thread, on the shared 2-core CPU of development at the load average given;
+longer on a busier machine): full (6 models, initial weights) 57 s at load 15; --quick
+(DFC-SSA and BP) 19 s at load 5; each --checkpoint point adds about as much again.
 """
 
 from __future__ import annotations
@@ -42,7 +46,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.common import add_device_argument, check_device, machine  # noqa: E402
+from benchmarks.common import add_device_argument, check_device, machine, progress  # noqa: E402
 from benchmarks.train_epoch import BATCH, mnist_or_synthetic  # noqa: E402
 from neurosim.models import registry  # noqa: E402
 from neurosim.models.base import Task  # noqa: E402
@@ -189,7 +193,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--models", nargs="+", default=list(MODELS), choices=registry.available())
     ap.add_argument("--checkpoint", type=Path, nargs="+", default=[], help="runs' weights")
     ap.add_argument("--dataset", default="mnist", help="task of the configs and data")
-    ap.add_argument("--quick", action="store_true", help="DFC-SSA and BP only")
+    ap.add_argument("--quick", action="store_true", help="DFC-SSA and BP only (about 20 s)")
     ap.add_argument("--longdouble", action="store_true",
                     help="also DFC-SSA's float64/float32 updates against a longdouble "
                          "computation of the absolute form")  # fmt: skip
@@ -217,6 +221,7 @@ def main(argv: list[str] | None = None) -> dict:
         for name in models:
             if family is not None and _family(name) != family:
                 continue  # a checkpoint holds the weights of its own family only
+            progress(f"{point}: {name} in float32 and float64")
             r = row[name] = compare(name, X, y, state, args.dataset, device)
             print(f"{point:40s} {name:15s} {r['max_rel_error']:12.2e} "
                   f"{r['max_angle_deg']:9.3f}°")  # fmt: skip

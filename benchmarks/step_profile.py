@@ -17,6 +17,10 @@ Usage::
 
     python benchmarks/step_profile.py [--model dfc-ss] [--phase forward|sleep]
         [--rows 64] [--dtype float64] [--eager] [--side-by-side 2] [--json out.json]
+
+Run time (one thread, on the shared 2-core CPU of development at the load average given;
+longer on a busier machine): full (400 calls per line, 200 steps) 29 s at load 16;
+--quick (50 calls, 20 steps) 14 s at load 5.
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.common import machine, table, write_json  # noqa: E402
+from benchmarks.common import machine, progress, table, write_json  # noqa: E402
 from benchmarks.train_epoch import mnist_or_synthetic  # noqa: E402
 from neurosim.backends.torch import TorchSimulator  # noqa: E402
 from neurosim.models import registry  # noqa: E402
@@ -167,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--eager", action="store_true", help="the unfused step (torch calls)")
     p.add_argument("--side-by-side", type=int, default=2, help="threads stepping at once")
     p.add_argument("--repeats", type=int, default=5)
-    p.add_argument("--quick", action="store_true", help="fewer calls per measurement")
+    p.add_argument("--quick", action="store_true", help="fewer calls per measurement (about 15 s)")
     p.add_argument("--json", type=Path, help="write the table and totals here")
     args = p.parse_args(argv)
     if args.model == "dfc-ssa" and args.phase == "forward":
@@ -182,10 +186,14 @@ def main(argv: list[str] | None = None) -> int:
     calls, steps = (50, 20) if args.quick else (400, 200)
     fused = False if args.eager else None
     prog, step_args, source, params = bound_step(model, args.phase, args.rows, dtype, fused)
+    progress(f"timing each line of the step: {calls} calls x {args.repeats} rounds")
     lines = line_table(prog, step_args, calls, args.repeats)
+    progress(f"timing the whole step: {steps} steps x {args.repeats} rounds, alone and "
+             f"{args.side_by_side} threads side by side")  # fmt: skip
     whole = per_call_us(lambda: prog.step(*step_args), steps, args.repeats)
     side = side_by_side_us(prog, step_args, args.side_by_side, steps, args.repeats, params,
                            args.rows)  # fmt: skip
+    progress("done")
     mm = sum(us for code, us in lines if MATMUL.search(code))
     kern = sum(us for code, us in lines if KERNEL.match(code))
     total = sum(us for _, us in lines)

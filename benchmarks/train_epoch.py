@@ -27,6 +27,10 @@ Usage::
 
     python benchmarks/train_epoch.py --json out.json [--models bp dfa] [--batches K]
         [--threads N] [--dtypes float64 float32] [--device cpu|cuda] [--eager]
+
+Run time (on the shared 2-core CPU of development at the load average given; longer
+on a busier machine): full (6 rounds, 6 models, 2 dtypes, fused kernels) MEASURED;
+--quick (2 rounds) QUICKMEASURED.
 """
 
 from __future__ import annotations
@@ -57,6 +61,7 @@ from benchmarks.common import (  # noqa: E402
     matmul_peak_callable,
     peak_memory,
     peak_memory_reset,
+    progress,
     timed,
 )
 from neurosim.backends.torch import TorchSimulator  # noqa: E402
@@ -257,6 +262,7 @@ def main(argv: list[str] | None = None) -> int:
             meta["missing"][name] = "not registered"
             print(f"{name:<15}missing (not registered)")
             continue
+        progress(f"{name}: 1 warm-up + {k} interleaved rounds of {', '.join(args.dtypes)}")
         try:
             r = bench_model(name, args.dtypes, X, y, k, device, args.eager)
         except Exception as err:  # noqa: BLE001 (report and continue)

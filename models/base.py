@@ -44,6 +44,11 @@ class TrainableModel(nn.Module, ABC):
     Subclasses hold their weights as ``nn.Parameter`` (so ``state_dict`` checkpoints
     them), create their optimisers in ``__init__`` and expose them through
     ``optimizers()`` so the loop can checkpoint and restore their state.
+
+    Optional, for divergence reports (:mod:`neurosim.training.divergence`): a
+    ``divergence_hint(phase) -> str`` method (or a ``cfg`` with one) naming the
+    parameters most likely at fault, and a ``diverged`` entry in the forward-phase
+    metrics (fraction of the batch whose simulated dynamics diverged).
     """
 
     #: registry name, e.g. "dfc-ssa"

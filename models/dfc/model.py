@@ -215,6 +215,10 @@ class DFCModel(TrainableModel):
         self._optimizers[key].zero_grad(set_to_none=True)
         return metrics
 
+    def divergence_hint(self, phase: str = "forward") -> str:
+        """Likely cause of a diverged run (``DFCConfig.divergence_hint``)."""
+        return self.cfg.divergence_hint(phase, simulated=self.variant != "ssa")
+
     # -- random state (exact resume) ---------------------------------------------------
     def get_extra_state(self) -> Tensor:
         """The sleep phase's noise-generator states (``state_dict`` key

@@ -1,6 +1,11 @@
 """Frontend objects: descriptions only (no torch, no brian2)."""
 
-from neurosim.core.errors import ValidationError
+from neurosim.core.errors import (
+    PrecisionWarning,
+    SimulationDivergedError,
+    TimeStepWarning,
+    ValidationError,
+)
 from neurosim.core.init import (
     Constant,
     Given,
@@ -28,8 +33,11 @@ __all__ = [
     "Normal",
     "PlasticityRule",
     "Population",
+    "PrecisionWarning",
     "Probe",
     "Projection",
+    "SimulationDivergedError",
+    "TimeStepWarning",
     "ValidationError",
     "WeightInit",
     "XavierNormal",

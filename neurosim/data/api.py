@@ -178,9 +178,11 @@ def _bouncing_ball_dataset(
 
 
 def fetch(name: str, data_dir: str | Path | None = None) -> list[Path]:
-    """Ensure the files of ``name`` are present and verified; return their paths.
+    """Ensure verified files of ``name`` are present; return their paths.
 
-    Synthetic sets have no files: the result is an empty list.
+    Files in ``data_dir`` (read-only to neurosim) are used in place when they verify;
+    anything missing or failing there is fetched into neurosim's cache. Synthetic sets
+    have no files: the result is an empty list.
     """
     _check_name(name)
     if name not in IMAGE_SETS:
@@ -191,8 +193,10 @@ def fetch(name: str, data_dir: str | Path | None = None) -> list[Path]:
 def info(name: str, data_dir: str | Path | None = None, download: bool = False) -> dict[str, Any]:
     """Sizes, per-class counts, checksums and location of ``name``.
 
-    Image sets are read from local files only unless ``download``; a missing set raises
-    :class:`~neurosim.data.types.DataError` telling how to fetch it.
+    A query: nothing is written, deleted or fetched, unless ``download`` asks to
+    :func:`fetch` first. Image sets are read from local files; a missing or corrupt set
+    raises :class:`~neurosim.data.types.DataError` naming the bad files and saying to
+    run ``neurosim data fetch``.
     """
     _check_name(name)
     if name not in IMAGE_SETS:
@@ -206,7 +210,9 @@ def info(name: str, data_dir: str | Path | None = None, download: bool = False) 
             "target_size": int(ds.train.y.shape[1]),
             **{k: v for k, v in ds.meta.items() if k != "checksums"},
         }
-    arrays, meta = load_images(name, data_dir, download)
+    if download:
+        fetch(name, data_dir)
+    arrays, meta = load_images(name, data_dir, download=False, modify=False)
     n_classes = meta["n_classes"]
     return {
         "name": name,

@@ -325,8 +325,11 @@ class LocalPlasticity(Op):
 class SpikeSoma(UnaryOp):
     """Spiking output of a soma (brian2 biophysical variants; torch supports Poisson).
 
-    * ``model="poisson"``: spikes with probability ``max_rate * rate(src) * dt`` per
-      step, ``rate = phi(src)`` mapped to ``[0, 1]`` by ``(phi + offset) / span``.
+    * ``model="poisson"``: a spike per step with probability
+      ``p = min(1, max_rate * dt * clip(rho, 0, 1))``, ``rho = (phi(src) + offset) / span``
+      (``(offset, span)`` = ``(1, 2)`` for tanh, ``(0, 1)`` otherwise, or ``extra``):
+      the rate saturates at ``max_rate`` for an unbounded ``phi`` (relu, softplus, ...),
+      in both backends.
     * ``model="lif"``: integrate-and-fire on ``src`` with threshold, reset and
       refractory period ``tau_ref``.
 

@@ -60,7 +60,9 @@ def phi_difference(fn: str, a, x, y=None):
 
 
 def simulate(model: Model, inputs: dict, steps: int, plasticity=None, lr: float = 0.0, params=None):
-    """Init and ``steps`` Euler steps of ``model`` on ``inputs`` (var -> (batch, n)).
+    """Init and ``steps`` Euler steps of ``model`` on ``inputs`` (var -> (batch, n);
+    a time-varying input ``(rows, batch, n)``: the init ops read row 0, step ``k`` row
+    ``k - 1``, as both backends do).
 
     Returns ``(traces, updates, params)``: every non-parameter variable's
     ``(steps + 1, batch, n)`` trace, the plasticity updates by parameter name, and the
@@ -71,11 +73,19 @@ def simulate(model: Model, inputs: dict, steps: int, plasticity=None, lr: float 
         raise ValueError(f"numpy reference: ops {noisy} are noisy; it simulates noise-free models")
     P = {v.name: np.array(v.value, float) for v in model.of_kind("parameter")}
     P.update({k: np.array(v, float) for k, v in (params or {}).items()})
-    batch = next(iter(inputs.values())).shape[0] if inputs else 1
+    rows = {k: np.asarray(v, float) for k, v in inputs.items()}
+    timed = {k for k in rows if model.variables[k].time_varying}
+    for k in timed:
+        if rows[k].ndim != 3 or rows[k].shape[0] < max(steps, 1):
+            raise ValueError(
+                f"numpy reference: time-varying input '{k}' has shape {rows[k].shape}; "
+                f"give (rows >= {max(steps, 1)}, batch, n): step k reads row k - 1"
+            )
+    batch = next(iter(rows.values())).shape[-2] if rows else 1
     S = {
         v.name: np.zeros((batch, v.size)) for v in model.variables.values() if v.kind != "parameter"
     }
-    S.update({k: np.asarray(v, float) for k, v in inputs.items()})
+    S.update({k: v[0] if k in timed else v for k, v in rows.items()})
     T = steps + 1
     acc = {}
     W0 = {k: v.copy() for k, v in P.items()}
@@ -145,6 +155,8 @@ def simulate(model: Model, inputs: dict, steps: int, plasticity=None, lr: float 
                 learn(op, 0)
     traces = {name: [S[name].copy()] for name in S}
     for k in range(1, T):
+        for name in timed:
+            S[name] = rows[name][k - 1]
         for op in model.step_ops:
             run(op, k)
         for name in S:

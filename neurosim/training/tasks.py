@@ -31,6 +31,9 @@ class TaskSpec:
     metric
         The quantity the experiment reports: ``"test_error"`` (classification),
         ``"test_loss"`` (regression) or ``"train_loss"`` (MNIST-train, DFC Fig. 4).
+    max_val_size
+        Largest ``val_size`` a run config may ask for (``None``: no limit), and
+        ``val_size_note`` why, for the error message.
     """
 
     name: str
@@ -39,17 +42,28 @@ class TaskSpec:
     autoencoder: bool = False
     architecture: dict[str, Any] = field(default_factory=dict)
     metric: str = "test_error"
+    max_val_size: int | None = None
+    val_size_note: str = ""
 
 
 _MLP = {"size_hidden": [256, 256, 256], "hidden_activation": "tanh", "output_activation": "linear"}
+#: validation images are split off the 60 000 training images (at least one must remain)
+_IMAGES = {"max_val_size": 59999, "val_size_note": "split off its 60000 training images"}
 
 TASKS: dict[str, TaskSpec] = {
     spec.name: spec
     for spec in (
-        TaskSpec("mnist", "mnist", "classification", architecture=dict(_MLP)),
-        TaskSpec("fashion-mnist", "fashion-mnist", "classification", architecture=dict(_MLP)),
+        TaskSpec("mnist", "mnist", "classification", architecture=dict(_MLP), **_IMAGES),
         TaskSpec(
-            "mnist-train", "mnist", "classification", architecture=dict(_MLP), metric="train_loss"
+            "fashion-mnist", "fashion-mnist", "classification", architecture=dict(_MLP), **_IMAGES
+        ),
+        TaskSpec(
+            "mnist-train",
+            "mnist",
+            "classification",
+            architecture=dict(_MLP),
+            metric="train_loss",
+            **_IMAGES,
         ),
         TaskSpec(
             "mnist-autoencoder",
@@ -62,6 +76,7 @@ TASKS: dict[str, TaskSpec] = {
                 "output_activation": "linear",
             },
             metric="test_loss",
+            **_IMAGES,
         ),
         TaskSpec(
             "student-teacher",
@@ -73,6 +88,10 @@ TASKS: dict[str, TaskSpec] = {
                 "output_activation": "linear",
             },
             metric="test_loss",
+            # an independent sample through the 4x1000-unit teacher: ~3 MFLOP per sample
+            max_val_size=20000,
+            val_size_note="generated through its 15-(4x1000)-5 teacher network; 4x the "
+            "5000 training samples is plenty for a validation estimate",
         ),
     )
 }

@@ -163,17 +163,26 @@ class Emitter:
         return names
 
     def difference_lines(
-        self, fn: str, at: str, x: str, dst: str, tag: str, y: str | None = None
+        self,
+        fn: str,
+        at: str,
+        x: str,
+        dst: str,
+        tag: str,
+        y: str | None = None,
+        prepared: bool = True,
     ) -> list[str]:
         """Lines of ``dst = phi(at + x) - phi(at + y)`` (variables ``at``, ``x``, ``y``;
         ``y=None``: ``- phi(at)``): the one-sided tanh form when ``at`` is invariant
-        during the step, else :func:`~neurosim.backends.torch.difference.phi_difference`."""
+        during the step (and ``prepared``: the lines run after ``prepare()``), else
+        :func:`~neurosim.backends.torch.difference.phi_difference`."""
         out = self.v(dst) if dst in self.model.variables else dst
         if fn == "linear":
             return [f"torch.sub({self.v(x)}, {self.v(y)}, out={out})" if y else
                     f"{out}.copy_({self.v(x)})"]  # fmt: skip
         self.functions["PHI_DIFF"] = phi_difference
-        if y is None and fn in VIA_TANH and self.phase == "step" and at in self.invariant:
+        fast = prepared and self.phase == "step" and at in self.invariant
+        if y is None and fn in VIA_TANH and fast:
             T, S, ok = self.tanh_point(at, VIA_TANH[fn][0])
             tmp = self.scratch(f"diff_{tag}", self.size(x))
             return one_sided_lines(fn, self.v(at), self.v(x), out, T, S, ok, tmp)
@@ -331,8 +340,10 @@ def continue_spike_trace(op: SpikeSoma, em: Emitter) -> list[str]:
 
 @register(SpikeSoma)
 def _spikes(op: SpikeSoma, em: Emitter) -> list[str]:
-    """Poisson spikes with ``p = max_rate * rate * dt``, ``rate = (phi + offset)/span``;
-    ``dst = span * trace - offset`` with a synaptic trace decaying as
+    """Poisson spikes with ``p = min(1, max_rate * dt * clip(rho, 0, 1))``,
+    ``rho = (phi + offset)/span`` (the definition of :class:`~neurosim.ir.ops.SpikeSoma`,
+    shared with the brian2 backend); ``dst = span * trace - offset`` with a synaptic
+    trace decaying as
     ``exp(-dt/tau_syn)`` whose jump per spike makes its mean equal ``rate``. Among the
     init ops no spikes are drawn: the trace is set to its mean ``rate``."""
     if op.model != "poisson":
@@ -355,9 +366,13 @@ def _spikes(op: SpikeSoma, em: Emitter) -> list[str]:
     decay = math.exp(-em.dt / op.tau_syn)
     jump = (1.0 - decay) / (op.max_rate * em.dt)
     p_scale = op.max_rate * em.dt / span
+    # clip(phi + offset, 0, span) * max_rate*dt/span = max_rate*dt * clip(rho, 0, 1)
+    prob = f"{tmp}.add_({lit(offset)}).clamp_(0.0, {lit(span)}).mul_({lit(p_scale)})"
+    if op.max_rate * em.dt > 1.0:
+        prob += ".clamp_(max=1.0)"
     return [
         phi_into(op.fn, em.v(op.src), tmp, em.fast_tanh),
-        f"{tmp}.add_({lit(offset)}).mul_({lit(p_scale)}).clamp_(0.0, 1.0)",
+        prob,
         f"torch.bernoulli({tmp}, generator={g}, out={spikes})",
         f"{trace}.mul_({lit(decay)}).add_({spikes}, alpha={lit(jump)})",
         f"torch.mul({trace}, {lit(span)}, out={em.v(op.dst)}).sub_({lit(offset)})",

@@ -81,25 +81,36 @@ class RulePlan:
         tmp = self.em.scratch(f"{tag}_{self.key}", self.em.size(var))
         return [phi_into(fn, self.em.v(var), tmp, self.em.fast_tanh)], tmp
 
-    def _difference(self, var: str, known: Known, tag: str) -> tuple[list[str], str]:
-        """Lines and the expression of ``f(at + var) - f(at)``, reusing a known one."""
+    def _difference(
+        self, var: str, known: Known, tag: str, initial: bool = False
+    ) -> tuple[list[str], str]:
+        """Lines and the expression of ``f(at + var) - f(at)``, reusing a known one
+        (``initial``: before ``prepare()``, so without its prepared constants)."""
         key = (f"{self.op.fn}@{self.op.at}", var)
         if key in known:
             return [], self.em.v(known[key])
         tmp = self.em.scratch(f"{tag}_{self.key}", self.em.size(var))
-        return self.em.difference_lines(self.op.fn, self.op.at, var, tmp, f"{tag}_{self.key}"), tmp
+        tag = f"{tag}_{self.key}"
+        return self.em.difference_lines(self.op.fn, self.op.at, var, tmp, tag,
+                                        prepared=not initial), tmp  # fmt: skip
 
-    def _fbase(self, known: Known) -> tuple[list[str], str | None]:
+    def _factor(
+        self, var: str, known: Known, tag: str, initial: bool = False
+    ) -> tuple[list[str], str]:
+        """``f(var)``, or ``f(at + var) - f(at)`` with an operating point."""
+        if self.op.at and self.op.fn != "linear":
+            return self._difference(var, known, tag, initial)
+        return self._phi(var, known, tag)
+
+    def _fbase(self, known: Known, initial: bool = False) -> tuple[list[str], str | None]:
         base = self.op.post_baseline
         if base is None:
             return [], None
-        if self.base_invariant:
+        if self.base_invariant and not initial:  # prepare() has computed f(base)
             if self.op.fn == "linear":
                 return [], self.em.v(base)
             return [], self.em.scratch(f"fb_{self.key}", self.n_post)
-        if self.op.at:
-            return self._difference(base, known, "fbase")
-        return self._phi(base, known, "fbase")
+        return self._factor(base, known, "fbase", initial)
 
     def prepare_lines(self) -> list[str]:
         """Once per run, after hoisting: ``f(post_baseline)`` (with ``at``:
@@ -113,42 +124,60 @@ class RulePlan:
             return [phi_into(self.op.fn, base, fb, self.em.fast_tanh)]
         return []
 
-    def _delta(self, dst: str, known: Known) -> tuple[list[str], str]:
+    def _delta(self, dst: str, known: Known, initial: bool = False) -> tuple[list[str], str]:
         """Lines and the tensor holding ``f(post) - f(post_baseline)`` (``dst`` unless
         the factor is already held elsewhere). With ``at`` it is the difference of the
         two one-sided differences ``[f(at + post) - f(at)] - [f(at + base) - f(at)]``,
         each accurate to a few ulp (:mod:`~neurosim.backends.torch.difference`): the
         result's error is a few ulp of ``f'(at) (|post| + |base|)``, the order of the
         rounding already in the deviations ``post`` and ``base``."""
-        if self.op.at and self.op.fn != "linear":
-            lines, fpost = self._difference(self.op.post, known, "fpost")
-        else:
-            lines, fpost = self._phi(self.op.post, known, "fpost")
-        blines, fbase = self._fbase(known)
+        lines, fpost = self._factor(self.op.post, known, "fpost", initial)
+        blines, fbase = self._fbase(known, initial)
         if fbase is None:
             return lines, fpost
         return lines + blines + [f"torch.sub({fpost}, {fbase}, out={dst})"], dst
 
-    def _delta_into(self, dst: str, known: Known) -> list[str]:
-        lines, held = self._delta(dst, known)
+    def _delta_into(self, dst: str, known: Known, initial: bool = False) -> list[str]:
+        lines, held = self._delta(dst, known, initial)
         return lines if held == dst else lines + [f"{dst}.copy_({held})"]
 
-    def sample_lines(self, known: Known) -> list[str]:
-        """Lines run at the rule's place in the step (buffers: into the slot arguments)."""
+    def sample_lines(self, known: Known, initial: set[str] | None = None) -> list[str]:
+        """Lines run at the rule's place in the step (buffers: into the slot arguments).
+
+        ``initial``: the lines sampling the initial state instead (``sample0``). They
+        run before ``hoist()``/``prepare()``, so ``f(baseline)`` is computed here, and a
+        ``sum`` rule whose ``pre`` is among these hoisted outputs folds its first sample
+        at once (``pre`` changes from its initial value to the hoisted constant)."""
         head = [f"# {self.op.name} [{self.strategy}]: {self.op.describe()}"]
         if self.strategy == "final":
             return []
+        first = initial is not None
+        if first and self.strategy == "sum" and self.op.pre in initial:
+            tmp = self.em.scratch(f"delta_{self.key}", self.n_post)
+            lines = self._delta_into(tmp, {}, initial=True)
+            pre = self.em.v(self.op.pre)
+            if self.op.pre_at:
+                pre = self.em.scratch(f"pre_{self.key}", self.n_pre)
+                lines.append(self._pre_into(pre))
+            return (
+                head
+                + lines
+                + [
+                    f"accW_{self.key}.addmm_({tmp}.t(), {pre})",
+                    f"accb_{self.key}.add_({tmp}.sum(0))",
+                ]
+            )
         if self.strategy == "sum":
             # delta first, then the sum: keeps float32 precision (delta << f(post))
             tmp = self.em.scratch(f"delta_{self.key}", self.n_post)
-            lines, held = self._delta(tmp, known)
+            lines, held = self._delta(tmp, known, first)
             return head + lines + [f"S_{self.key}.add_({held})"]
         if self.strategy == "buffer":
             P, R = self.slot_args()
-            return head + self._delta_into(P, known) + [self._pre_into(R)]
+            return head + self._delta_into(P, known, first) + [self._pre_into(R)]
         tmp = self.em.scratch(f"delta_{self.key}", self.n_post)
         W = self.em.v(self.op.weight)
-        lines, held = self._delta(tmp, known)
+        lines, held = self._delta(tmp, known, first)
         pre = self.em.v(self.op.pre)
         if self.op.pre_at:
             pre = self.em.scratch(f"pre_{self.key}", self.n_pre)
