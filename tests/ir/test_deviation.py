@@ -132,6 +132,7 @@ def test_torch_lowering_matches_reference(fn: str, far: bool, dtype: torch.dtype
     a = (2.5 * TANH_LIMIT[dtype] if far else 2.0) * torch.randn(3, 6, generator=g)
     inputs = {"p.a": a, "p.x": 0.1 * torch.randn(3, 6, generator=g),
               "p.y": 0.1 * torch.randn(3, 6, generator=g)}  # fmt: skip
+    inputs = {k: v.to(dtype) for k, v in inputs.items()}
     sim = TorchSimulator(model, dtype=dtype, hoist=False)  # the ops run in the step
     sim.reset(inputs)
     res = sim.run(3, record=["p.d", "p.e", "p.s"])
@@ -222,7 +223,8 @@ def test_online_plasticity_is_refused() -> None:
     """The operating point assumes weights fixed during a run."""
     dev = deviation_form(dfc_model([7, 6, 5, 3], loss="given"), {"ctrl.label": "h3.r"})
     sim = TorchSimulator(dev, dtype=torch.float64)
-    sim.reset({"x.r": torch.zeros(2, 7), "ctrl.label": torch.zeros(2, 3)})
+    zeros = {"dtype": torch.float64}
+    sim.reset({"x.r": torch.zeros(2, 7, **zeros), "ctrl.label": torch.zeros(2, 3, **zeros)})
     with pytest.raises(ValueError, match="deviation variables"):
         sim.run(2, plasticity="online")
 

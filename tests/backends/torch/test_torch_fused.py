@@ -82,7 +82,8 @@ def test_without_a_compiler_the_eager_step_runs_after_one_notice(
     assert not any(s.fused for s in sims)
     err = capsys.readouterr().err
     assert err.count("no C compiler found") == 1
-    sims[0].reset({"x.r": torch.ones(2, 5), "ctrl.label": torch.ones(2, 5)})
+    ones = torch.ones(2, 5, dtype=torch.float64)
+    sims[0].reset({"x.r": ones, "ctrl.label": ones})
     assert sims[0].run(5).updates
 
 
