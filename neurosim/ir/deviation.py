@@ -35,6 +35,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 
+from neurosim._registry import type_registry
 from neurosim.ir.model import Model, Variable
 from neurosim.ir.ops import (
     Copy,
@@ -81,14 +82,8 @@ def check_plasticity(model: Model, mode: str | None, backend: str) -> None:
         )
 
 
-def register(op_type: type) -> Callable[[Rule], Rule]:
-    """Register how ops of ``op_type`` are rewritten into deviation variables."""
-
-    def deco(fn: Rule) -> Rule:
-        RULES[op_type] = fn
-        return fn
-
-    return deco
+#: Register how ops of ``op_type`` are rewritten into deviation variables.
+register = type_registry(RULES)
 
 
 # -- symbolic values at the operating point ---------------------------------------------

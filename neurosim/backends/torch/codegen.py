@@ -22,6 +22,7 @@ import math
 import re
 from collections.abc import Callable
 
+from neurosim._registry import type_registry
 from neurosim.backends.torch.difference import (
     VIA_TANH,
     one_sided_lines,
@@ -45,14 +46,8 @@ Lowering = Callable[[Op, "Emitter"], list[str]]
 LOWERINGS: dict[type, Lowering] = {}
 
 
-def register(op_type: type) -> Callable[[Lowering], Lowering]:
-    """Register the lowering of ``op_type`` (decorator)."""
-
-    def deco(fn: Lowering) -> Lowering:
-        LOWERINGS[op_type] = fn
-        return fn
-
-    return deco
+#: Register the lowering of ``op_type`` (decorator).
+register = type_registry(LOWERINGS)
 
 
 def sanitize(name: str) -> str:

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from neurosim._registry import type_registry
 from neurosim.backends.torch import ccompile
 from neurosim.backends.torch.difference import VIA_TANH
 from neurosim.backends.torch.kernels import LEAKY_SLOPE
@@ -53,14 +54,8 @@ CLowering = Callable[[Op, "Segment"], bool]
 C_LOWERINGS: dict[type, CLowering] = {}
 
 
-def register(op_type: type) -> Callable[[CLowering], CLowering]:
-    """Register the C lowering of ``op_type`` (returns False when an op cannot fuse)."""
-
-    def deco(fn: CLowering) -> CLowering:
-        C_LOWERINGS[op_type] = fn
-        return fn
-
-    return deco
+#: Register the C lowering of ``op_type`` (returns False when an op cannot fuse).
+register = type_registry(C_LOWERINGS)
 
 
 class KernelsUnavailableError(RuntimeError):
