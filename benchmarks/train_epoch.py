@@ -64,7 +64,7 @@ from benchmarks.common import (  # noqa: E402
     progress,
     timed,
 )
-from neurosim.backends.torch import TorchSimulator  # noqa: E402
+from neurosim.backends.torch import TorchSimulator, ccompile  # noqa: E402
 from neurosim.models import registry  # noqa: E402
 from neurosim.models.base import Task  # noqa: E402
 from neurosim.training.config import default_config  # noqa: E402
@@ -286,6 +286,10 @@ def main(argv: list[str] | None = None) -> int:
         row += f"{mem['cuda_max_allocated_mib'] or mem['peak_rss_mib'] or 0:>7.0f}"
         print(row, flush=True)
     meta["loadavg_1min_end"] = os.getloadavg()[0]
+    built = ccompile.compile_seconds
+    meta["kernel_compile_seconds"] = {"builds": len(built), "total": sum(built.values())}
+    print(f"fused kernels compiled in this run: {len(built)} ({sum(built.values()):.1f} s; "
+          "the others came from the cache)")  # fmt: skip
     print(
         f"load average at the end: {meta['loadavg_1min_end']:.2f}; frac: fraction of the "
         "matmul peak of the same rounds (median); f32 x: float64/float32 epoch seconds; "
