@@ -75,8 +75,8 @@ def bound_step(model: Any, phase: str, rows: int, dtype: torch.dtype, fused: boo
     X, y, source = mnist_or_synthetic(rows)
     X = X.to(dtype)
     pc = phase_circuit(model, phase)
-    if fused is not None:
-        pc.sim = TorchSimulator(pc.ir, dtype=dtype, params=pc.sim.params, fused=fused)
+    # one program for all rows (no shards), fused (None: the default) or eager
+    pc.sim = TorchSimulator(pc.ir, dtype=dtype, params=pc.sim.params, fused=fused, threads=1)
     W, b, _ = model._tensors()
     with torch.no_grad():
         _, rs = feedforward(X, W, b, model.cfg.activations)
@@ -92,6 +92,8 @@ def bound_step(model: Any, phase: str, rows: int, dtype: torch.dtype, fused: boo
     sim.run(3, plasticity="accumulate", progress=False)  # allocates the rule buffers
     prog = sim._program("accumulate")
     sim._bind(prog, rows=(0, rows))
+    prog.hoist()
+    prog.prepare()  # the operating-point constants for these rows
     prog.bind_kernels(sim.params, rows)
     g = torch.Generator().manual_seed(0)
     noise = tuple(torch.randn(rows, n, generator=g, dtype=dtype) for _, _, n in prog.noise)

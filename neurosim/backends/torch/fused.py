@@ -523,6 +523,11 @@ class FusedKernels:
                 t = ns[p]
                 if not t.is_contiguous():
                     raise RuntimeError(f"fused kernel {seg.name}: '{p}' is not contiguous")
+                if t.dim() == 2 and not p.startswith("ct_") and t.shape[0] != batch:
+                    raise RuntimeError(
+                        f"fused kernel {seg.name}: '{p}' holds {t.shape[0]} rows, the run "
+                        f"{batch} (bind, hoist and prepare the program for these rows first)"
+                    )
                 args.append(t.data_ptr())
             args += [int(bool(ns[f])) for f in seg.flags]
             ns[f"A{seg.index}"] = tuple(args)
