@@ -20,7 +20,7 @@ def test_help_lists_subcommands(capsys):
     assert exit_info.value.code == 0
     out = capsys.readouterr().out
     assert "data" in out and "bench" in out
-    assert SUBCOMMANDS == ("data", "train", "simulate", "bench")
+    assert SUBCOMMANDS == ("data", "train", "simulate", "bench", "sweep", "compare")
 
 
 def test_entry_point_runs_as_module():

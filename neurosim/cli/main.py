@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 from neurosim.data.types import DataError
 
-SUBCOMMANDS = ("data", "train", "simulate", "bench")
+SUBCOMMANDS = ("data", "train", "simulate", "bench", "sweep", "compare")
 
 
 def _version() -> str:

@@ -1,9 +1,12 @@
 """``neurosim train``: train a model of DFC Table 1 on one of its data sets.
 
 The configuration is the paper's for ``--model X --dataset Y``
-(``models/configs/Y/X.yaml``), or ``--config FILE``; any flag given overrides it.
+(``models/configs/Y/X.yaml``), or ``--config FILE``; any flag given overrides it, and
+``--set KEY=VALUE`` (repeatable) sets any config key by its dotted name
+(``--set params.lr=1e-4 --set schedule.epochs_fb=5``), typed as in the YAML file.
 ``--resume`` continues the run in ``--out`` (whose ``config.yaml`` is used when
-neither ``--config`` nor ``--model`` is given).
+neither ``--config`` nor ``--model`` is given). ``--nproc N`` trains data-parallel on
+N processes (torch.distributed; the same command also runs under ``torchrun``).
 """
 
 from __future__ import annotations
@@ -83,6 +86,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="also write TensorBoard event files to OUT/tensorboard (needs the optional "
         'tensorboard package: pip install "neurosim[tensorboard]")',
     )
+    from neurosim.training.overrides import add_set_option
+
+    add_set_option(p)
+    p.add_argument(
+        "--nproc",
+        type=int,
+        help="data-parallel training on N processes, each simulating 1/N of every "
+        "minibatch (gloo on CPU, nccl on GPU); under torchrun the process count is its own",
+    )
 
 
 def _paper_values(key: str, show: Any = str) -> str:
@@ -142,6 +154,8 @@ DEFAULTS: dict[str, Any] = {
         "off (the tensorboard package is "
         + ("installed)" if _tensorboard_installed() else "not installed)")
     ),
+    "overrides": "none",
+    "nproc": "1 process (under torchrun: its WORLD_SIZE)",
 }
 
 
@@ -173,6 +187,7 @@ class DefaultsHelpFormatter(argparse.RawDescriptionHelpFormatter):
 def build_config(args: argparse.Namespace) -> Any:
     """The :class:`RunConfig` described by ``args`` (flags override the file)."""
     from neurosim.training.config import ConfigError, default_config, load_config
+    from neurosim.training.overrides import apply_overrides, parse_assignments
 
     saved = args.out / "config.yaml"
     if args.config is not None:
@@ -186,7 +201,7 @@ def build_config(args: argparse.Namespace) -> Any:
             "give --model and --dataset (the paper's config), or --config FILE"
             + (", or --resume with a run directory holding config.yaml" if args.resume else "")
         )
-    return cfg.with_overrides(
+    cfg = cfg.with_overrides(
         model=args.model,
         dataset=args.dataset,
         epochs=args.epochs,
@@ -199,11 +214,13 @@ def build_config(args: argparse.Namespace) -> Any:
         diagnostics=args.diagnostics,
         data_dir=args.data_dir,
     )
+    return apply_overrides(cfg, parse_assignments(getattr(args, "overrides", None) or []))
 
 
 def run(args: argparse.Namespace) -> int:
     """Run ``neurosim train``; returns the exit status (0 ok, 1 diverged, 2 bad input)."""
     from neurosim.data import DataError
+    from neurosim.scale.launch import data_parallel_requested, train_data_parallel
     from neurosim.training import CheckpointError, ConfigError, TrainingDivergedError, train
     from neurosim.training.resources import TrainingMemoryError
     from neurosim.training.rundir import RunDirectoryError
@@ -211,14 +228,13 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         cfg = build_config(args)
-        result = train(
-            cfg,
-            args.out,
-            resume=args.resume,
-            progress=args.progress,
-            tensorboard=args.tensorboard,
-            overwrite=args.overwrite,
-        )
+        nproc = getattr(args, "nproc", None)
+        options = {"resume": args.resume, "progress": args.progress}
+        options.update(tensorboard=args.tensorboard, overwrite=args.overwrite)
+        if data_parallel_requested(nproc):
+            result = train_data_parallel(cfg, args.out, nproc, **options)
+        else:
+            result = train(cfg, args.out, **options)
     except (TrainingDivergedError, TrainingMemoryError) as err:
         print(f"neurosim train: {err}", file=sys.stderr)
         return 1
@@ -229,7 +245,8 @@ def run(args: argparse.Namespace) -> int:
             msg = err.for_cli()  # the flags, not the Python keywords
         print(f"neurosim train: error: {msg}", file=sys.stderr)
         return 2
-    _report(result, cfg)
+    if result is not None:  # None: a data-parallel process other than rank 0
+        _report(result, cfg)
     return 0
 
 

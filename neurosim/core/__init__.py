@@ -19,12 +19,18 @@ from neurosim.core.network import Network
 from neurosim.core.population import Input, Node, Population
 from neurosim.core.probe import Probe
 from neurosim.core.projection import Projection
-from neurosim.core.rules import AntiHebbianFeedbackRule, DendriticPredictionRule, PlasticityRule
+from neurosim.core.rules import (
+    AntiHebbianFeedbackRule,
+    DendriticPredictionRule,
+    ErrorDrivenRule,
+    PlasticityRule,
+)
 
 __all__ = [
     "AntiHebbianFeedbackRule",
     "Constant",
     "DendriticPredictionRule",
+    "ErrorDrivenRule",
     "Given",
     "Identity",
     "Input",

@@ -142,9 +142,13 @@ def _bouncing_ball_dataset(
     render: str = "coords",
     frame_size: int = 16,
     radius: float = 0.1,
+    speed: tuple[float, float] = (0.02, 0.06),
     seed: int | None = None,
 ) -> Dataset:
     """Bouncing-ball sequence prediction: inputs at step t, targets at step t + horizon.
+
+    ``speed``: range of the (constant) ball speeds in box units per step; give equal
+    bounds for one speed.
 
     ``render="coords"`` gives rows of ``2 * n_balls`` coordinates; ``"frames"`` gives
     flattened ``frame_size**2`` images. ``meta["sequence_shape"][part]`` is
@@ -157,7 +161,9 @@ def _bouncing_ball_dataset(
     for k, (part, n) in enumerate((("train", n_train), ("val", val_size), ("test", n_test))):
         if n == 0:
             continue
-        pos = bouncing_balls(n, n_steps, n_balls, radius=radius, seed=seed + 7919 * k)
+        pos = bouncing_balls(
+            n, n_steps, n_balls, radius=radius, speed=tuple(speed), seed=seed + 7919 * k
+        )
         seq = render_frames(pos, frame_size, radius=radius) if render == "frames" else pos
         seq = seq.reshape(n, n_steps, -1)
         parts[part] = Split(*prediction_pairs(seq, horizon))

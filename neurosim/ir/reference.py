@@ -15,6 +15,7 @@ import numpy as np
 from neurosim.ir import (
     Copy,
     DenseProjection,
+    ErrorSignal,
     Integrate,
     LocalPlasticity,
     Model,
@@ -141,6 +142,8 @@ def simulate(model: Model, inputs: dict, steps: int, plasticity=None, lr: float 
             else:
                 p = np.exp(r) / np.exp(r).sum(-1, keepdims=True)
                 S[op.out] = r - op.lam * (p - y)
+        elif isinstance(op, ErrorSignal):
+            S[op.out] = (S[op.prediction] - S[op.target]) * (S[op.gate] if op.gate else 1.0)
         elif isinstance(op, LocalPlasticity):
             if plasticity is not None and k > 0:
                 learn(op, k)

@@ -17,6 +17,7 @@ Schema (``models/configs/{dataset}/{model}.yaml``)::
     divergence_factor: 1000.0  # stop when the smoothed loss grows this much (null: off)
     schedule: {epochs_fb: 0, extra_fb_epochs: 0}   # DFC App. F.2 / DFC.md §1.8
     params: {...}          # model hyperparameters, validated by the model's Config
+    data_options: {}       # data set options over the task's defaults (e.g. horizon)
 
 Only safe YAML is read (``yaml.safe_load``). Unknown keys at the top level or in
 ``schedule`` raise an error naming the key and the allowed ones; unknown keys in
@@ -100,6 +101,7 @@ class RunConfig:
     divergence_factor: float | None = 1000.0
     schedule: Schedule = field(default_factory=Schedule)
     params: dict[str, Any] = field(default_factory=dict)
+    data_options: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not isinstance(self.model, str) or not self.model:
@@ -150,6 +152,11 @@ class RunConfig:
                 f"RunConfig: params={self.params!r}; expected a mapping of model "
                 "hyperparameters such as {lr: 1.0e-4, size_hidden: [256, 256]}"
             )
+        if not isinstance(self.data_options, dict):
+            raise ConfigError(
+                f"RunConfig: data_options={self.data_options!r}; expected a mapping of data "
+                "set options such as {horizon: 5}"
+            )
 
     # -- derived ----------------------------------------------------------------
     def model_params(self) -> dict[str, Any]:
@@ -168,6 +175,7 @@ class RunConfig:
         """Plain mapping (YAML-serialisable) of the configuration."""
         out = dataclasses.asdict(self)
         out["params"] = _plain(self.params)
+        out["data_options"] = _plain(self.data_options)
         return out
 
     def save(self, path: str | Path) -> None:
@@ -254,8 +262,9 @@ def _from_mapping(cls: type, data: dict[str, Any], source: str) -> Any:
             kwargs.pop("schedule", None)
         elif isinstance(kwargs["schedule"], dict):
             kwargs["schedule"] = _from_mapping(Schedule, kwargs["schedule"], f"{source}: schedule")
-        if kwargs.get("params") is None:
-            kwargs.pop("params", None)
+        for key in ("params", "data_options"):
+            if kwargs.get(key) is None:
+                kwargs.pop(key, None)
     try:
         return cls(**kwargs)
     except ConfigError as err:

@@ -27,8 +27,8 @@ import random
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +39,7 @@ from tqdm import tqdm
 from neurosim.models import registry
 from neurosim.models.base import TrainableModel
 from neurosim.training import metrics as mlog
-from neurosim.training import plots
+from neurosim.training import plots, sequences
 from neurosim.training.checkpoint import (
     CheckpointError,
     load_checkpoint,
@@ -85,6 +85,8 @@ def train(
     progress: bool | None = None,
     *,
     dataset: Any = None,
+    on_epoch: Callable[[dict[str, Any]], None] | None = None,
+    data_parallel: Any = None,
     quiet: bool = False,
     tensorboard: bool = False,
     overwrite: bool = False,
@@ -118,6 +120,15 @@ def train(
         Start afresh in a directory that holds a run: its files are moved into
         ``out_dir/replaced-<time>/`` (nothing is deleted). Without it such a directory
         is refused (:mod:`neurosim.training.rundir`).
+    on_epoch
+        Called with each record once it is committed (written and checkpointed):
+        pre-training epochs (``phase="pretrain"``) and epochs (``phase="train"``).
+        Sweeps report per-epoch metrics to Ray Tune through it.
+    data_parallel
+        This process's part in data-parallel training
+        (:class:`neurosim.scale.data_parallel.DataParallel`): its ``wrap(model,
+        resumed_at)`` returns the model that trains on this process's shard of every
+        batch, and only the process whose ``is_writer`` is true writes the run directory.
 
     Returns
     -------
@@ -128,14 +139,18 @@ def train(
     cfg = _as_config(config)
     if tensorboard:
         require_tensorboard()  # before any work
+    writer = data_parallel is None or data_parallel.is_writer
     run_dir = RunDirectory(out_dir)
-    with run_dir.claimed(resume, overwrite):
+    # one process claims the directory: the only one, or data-parallel rank 0
+    with run_dir.claimed(resume, overwrite) if writer else nullcontext(run_dir):
         ckpt_path = run_dir.path / CHECKPOINT
         state = _resume_state(cfg, ckpt_path, run_dir) if resume else None
         with _intra_op_threads(cfg.threads):
             reporter = ConsoleReporter(enabled=not quiet)
-            out = run_dir.path
-            return _train(cfg, out, ckpt_path, state, progress, dataset, reporter, tensorboard)
+            return _train(
+                cfg, run_dir.path, ckpt_path, state, progress, dataset, reporter, tensorboard,
+                on_epoch, data_parallel,
+            )  # fmt: skip
 
 
 @contextmanager
@@ -159,6 +174,8 @@ def _train(
     dataset: Any,
     reporter: ConsoleReporter,
     tensorboard: bool,
+    on_epoch: Callable[[dict[str, Any]], None] | None = None,
+    data_parallel: Any = None,
 ) -> dict[str, Any]:
     device = _resolve_device(cfg.device)
     data = prepare_data(dataset if dataset is not None else load_for_config(cfg), cfg, device)
@@ -170,11 +187,16 @@ def _train(
     data_gen = torch.Generator(device="cpu").manual_seed(cfg.seed)
     writers = MetricWriters(out, _n_pretrain(cfg, model), tensorboard=tensorboard)
     run = _Run(cfg, out, model, data, data_gen, progress, reporter, writers)
+    run.on_epoch = on_epoch
     if state is not None:
         run.restore(state)
-    run.save_config()
-    # metrics.jsonl/.csv = the checkpoint's records (drops lines a killed run wrote later)
-    writers.start(run.records)
+    if data_parallel is not None:
+        run.writer = data_parallel.is_writer
+        run.model = data_parallel.wrap(model, resumed_at=run.pretrain_done + run.epochs_done)
+    if run.writer:
+        run.save_config()
+        # metrics.jsonl/.csv = the checkpoint's records (drops lines a killed run wrote later)
+        writers.start(run.records)
     try:
         run.announce()
         run.execute()
@@ -298,6 +320,8 @@ class _Run:
         self.model_reports_errors: bool | None = None
         self.current_pass = "the start of training"
         self.monitor = DivergenceMonitor(cfg.divergence_factor)
+        self.on_epoch: Callable[[dict[str, Any]], None] | None = None
+        self.writer = True  # False: another data-parallel process writes the run directory
 
     # -- persistence ------------------------------------------------------------------
     def save_config(self) -> None:
@@ -411,12 +435,15 @@ class _Run:
         if rec["phase"] == "train":
             self.epochs_done = rec["epoch"]
         self.records.append(rec)
-        self.checkpoint()
-        self.writers.add(rec)
-        mlog.write_summary(
-            mlog.summarize(self.records, self.data.task.kind), self.out / "summary.json"
-        )
+        if self.writer:
+            self.checkpoint()  # first: metrics never hold an epoch the checkpoint lacks
+            self.writers.add(rec)
+            mlog.write_summary(
+                mlog.summarize(self.records, self.data.task.kind), self.out / "summary.json"
+            )
         self.reporter.epoch(rec)
+        if self.on_epoch is not None:
+            self.on_epoch(rec)
 
     def run_pass(self, phase: str, desc: str) -> dict[str, float]:
         """One shuffled pass over the training set; mean metrics over its batches
@@ -490,19 +517,25 @@ class _Run:
     # -- end of run -------------------------------------------------------------------
     def finish(self) -> dict[str, Any]:
         cfg, kind = self.cfg, self.data.task.kind
+        summary = mlog.summarize(self.records, kind)
+        if not self.writer:
+            return {**summary, "out_dir": str(self.out), "plots": []}
         title = f"{self.model.name} on {cfg.dataset} (torch, {cfg.dtype}, seed {cfg.seed})"
         made = [plots.plot_learning_curves(self.records, self.out / "learning_curves.png",
                                            title, kind)]  # fmt: skip
         diag = plots.plot_diagnostics(self.records, self.out / "diagnostics.png", title)
         if diag is not None:
             made.append(diag)
+        if self.data.spec.sequence:
+            split = self.data.val if self.data.val is not None else self.data.test
+            path = self.out / "trajectories.png"
+            made.append(sequences.plot_trajectories(self.model, split.X, split.Y, path, title))
         if self.data.spec.autoencoder:
             made.append(
                 plots.plot_reconstructions(
                     self.model, self.data.test.X, self.out / "reconstructions.png", title
                 )
             )
-        summary = mlog.summarize(self.records, kind)
         mlog.write_summary(summary, self.out / "summary.json")
         self.reporter.done()
         return {

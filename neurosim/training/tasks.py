@@ -31,6 +31,13 @@ class TaskSpec:
     metric
         The quantity the experiment reports: ``"test_error"`` (classification),
         ``"test_loss"`` (regression) or ``"train_loss"`` (MNIST-train, DFC Fig. 4).
+    sequence
+        Samples are trajectories: inputs and targets are ``(sequences, time, features)``
+        (see :mod:`neurosim.training.sequences`).
+    data_options
+        Default options of the data set (keyword arguments of
+        :func:`neurosim.data.load_dataset`); a run config's ``data_options`` may
+        override these keys and no others.
     max_val_size
         Largest ``val_size`` a run config may ask for (``None``: no limit), and
         ``val_size_note`` why, for the error message.
@@ -42,6 +49,8 @@ class TaskSpec:
     autoencoder: bool = False
     architecture: dict[str, Any] = field(default_factory=dict)
     metric: str = "test_error"
+    sequence: bool = False
+    data_options: dict[str, Any] = field(default_factory=dict)
     max_val_size: int | None = None
     val_size_note: str = ""
 
@@ -77,6 +86,25 @@ TASKS: dict[str, TaskSpec] = {
             },
             metric="test_loss",
             **_IMAGES,
+        ),
+        TaskSpec(
+            "bouncing-ball",
+            "bouncing-ball",
+            "regression",
+            architecture={"hidden_size": 2},
+            metric="test_loss",
+            sequence=True,
+            # autapse_rnn_fa.md §2.2-2.3: unit box, elastic walls, constant speed 0.03 per
+            # step, radius 0.05, 100-step trajectories (n_steps positions give
+            # n_steps - horizon input/target pairs), 20 train sequences (+ val_size, 5 test)
+            data_options={
+                "n_train": 20,
+                "n_test": 5,
+                "n_steps": 101,
+                "horizon": 1,
+                "radius": 0.05,
+                "speed": [0.03, 0.03],
+            },
         ),
         TaskSpec(
             "student-teacher",

@@ -27,8 +27,8 @@ BASELINE_FILES = sorted(
 
 
 def test_every_baseline_cell_exists():
-    for dataset in TASKS:
-        for model in ("bp", "fa", "dfa"):
+    for dataset in (name for name, spec in TASKS.items() if not spec.sequence):
+        for model in ("bp", "fa", "dfa"):  # (sequence tasks have the recurrent rules' cells)
             assert (CONFIG_ROOT / dataset / f"{model}.yaml").is_file(), (dataset, model)
 
 

@@ -16,6 +16,7 @@ from neurosim.backends.brian2.plan import Action, Clock, Plan, Plasticity, sanit
 from neurosim.ir import (
     Copy,
     DenseProjection,
+    ErrorSignal,
     Integrate,
     LocalPlasticity,
     Model,
@@ -328,6 +329,15 @@ def _output_target(op: OutputTarget, ctx: LoweringContext, clock: Clock) -> None
     else:
         raise ValueError(f"brian2 backend: OutputTarget '{op.name}' has unknown loss {op.loss!r}")
     ctx.emit(Action(op.name, g, clock, op.name, code))
+
+
+@lowers(ErrorSignal)
+def _error(op: ErrorSignal, ctx: LoweringContext, clock: Clock) -> None:
+    """Error neurons: ``out = gate*(prediction - target)`` on the group of ``out``."""
+    g = ctx.home(op.out)
+    diff = f"({ctx.ref(op.prediction, g)} - {ctx.ref(op.target, g)})"
+    gate = f"{ctx.ref(op.gate, g)}*" if op.gate else ""
+    ctx.emit(Action(op.name, g, clock, op.name, f"{sanitize(op.out)} = {gate}{diff}"))
 
 
 @lowers(LocalPlasticity)

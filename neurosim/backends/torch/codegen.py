@@ -34,6 +34,7 @@ from neurosim.ir.model import Model
 from neurosim.ir.ops import (
     Copy,
     DenseProjection,
+    ErrorSignal,
     Integrate,
     Nonlinearity,
     NonlinearityDifference,
@@ -305,6 +306,16 @@ def _target(op: OutputTarget, em: Emitter) -> list[str]:
     if op.loss == "cross_entropy":
         return [f"{out}.copy_({r} - {lit(op.lam)} * (torch.softmax({r}, dim=-1) - {y}))"]
     raise ValueError(f"OutputTarget '{op.name}': unknown loss {op.loss!r}")
+
+
+@register(ErrorSignal)
+def _error(op: ErrorSignal, em: Emitter) -> list[str]:
+    """Error neurons: ``out = gate * (prediction - target)``."""
+    out = em.v(op.out)
+    lines = [f"torch.sub({em.v(op.prediction)}, {em.v(op.target)}, out={out})"]
+    if op.gate:
+        lines.append(f"{out}.mul_({em.v(op.gate)})")
+    return lines
 
 
 def _spike_constants(op: SpikeSoma) -> tuple[float, float]:
