@@ -68,11 +68,15 @@ def test_threads_flag_sets_torch_threads_during_training(tmp_path, monkeypatch):
 
     from neurosim.models.baselines.mlp import FeedforwardModel
 
+    from neurosim.backends.torch import default_threads
+
     seen: list[int] = []
+    cores: list[int] = []
     original = FeedforwardModel.train_batch
 
     def spy(self, x, y, phase):
         seen.append(torch.get_num_threads())
+        cores.append(default_threads())  # what the simulations shard over
         return original(self, x, y, phase)
 
     monkeypatch.setattr(FeedforwardModel, "train_batch", spy)
@@ -81,7 +85,7 @@ def test_threads_flag_sets_torch_threads_during_training(tmp_path, monkeypatch):
     argv = ["train", "--model", "bp", "--dataset", "mnist", "--epochs", "1", "--subset", "64",
             "--out", str(tmp_path / "run"), "--threads", str(want), "--no-progress"]  # fmt: skip
     assert main(argv) == 0
-    assert seen and set(seen) == {want}
+    assert seen and set(seen) == {want} and set(cores) == {want}
     assert torch.get_num_threads() == before
     assert f"threads: {want}" in (tmp_path / "run" / "config.yaml").read_text()
 

@@ -358,3 +358,23 @@ def test_graph_segments_replay_the_step_by_step_run(
         assert_allclose(res[True].updates[p], u, msg=p)
     for v, x in res[False].state.items():
         assert_allclose(res[True].state[v], x, msg=v)
+
+
+def test_default_threads_bound_the_shards(monkeypatch: pytest.MonkeyPatch) -> None:
+    """threads=None shards over set_default_threads(n) cores (neurosim train --threads),
+    else over every core available to the process."""
+    from neurosim.backends.torch import set_default_threads, simulator
+
+    monkeypatch.setattr(simulator, "available_cores", lambda: 3)
+    model, ins = dfc(), dfc_inputs(96)
+    sim = TorchSimulator(model, dtype=torch.float64)
+    sim.reset(ins)
+    assert sim.run(3).shards == 3
+    set_default_threads(1)
+    try:
+        sim.reset(ins)
+        assert sim.run(3).shards == 1
+    finally:
+        set_default_threads(None)
+    with pytest.raises(ValueError, match="integer >= 1"):
+        set_default_threads(0)
