@@ -66,9 +66,8 @@ def test_bad_input_is_a_clear_error(tmp_path, capsys, argv, message):
 def test_threads_flag_sets_torch_threads_during_training(tmp_path, monkeypatch):
     import torch
 
-    from neurosim.models.baselines.mlp import FeedforwardModel
-
     from neurosim.backends.torch import default_threads
+    from neurosim.models.baselines.mlp import FeedforwardModel
 
     seen: list[int] = []
     cores: list[int] = []
