@@ -24,7 +24,8 @@ transform checks this symbolically, op by op, and refuses models where it fails)
   ``pre_op + dpre``.
 
 Deviations that are identically zero (the input ``x`` of a DFC forward phase, the
-drive ``W_1 x``) are folded away. The operating point is computed by the original
+drive ``W_1 x``, the control of a noise-free sleep phase) are folded away: their ops
+drop out and the variables stay declared, at 0. The operating point is computed by the original
 init ops, renamed ``"{var}_op"`` (state variables no step op writes, so backends hoist
 what reads them), and the deviations by the rewritten init ops (all zero except the
 driven ones). Recorded traces and probes are deviations.
@@ -413,11 +414,9 @@ def _point_ops(model: Model, rw: _Rewrite) -> list[Op]:
 
 def _variables(model: Model, rw: _Rewrite, ops: list[Op]) -> dict[str, Variable]:
     used = {v for op in ops for v in op.reads + op.writes}
-    used |= {v.name for v in model.variables.values() if v.kind in ("input", "parameter")}
-    out: dict[str, Variable] = {}
-    for name, var in model.variables.items():
-        if name in used:
-            out[name] = var
+    # every variable of the model stays declared (one whose deviation is always 0 simply
+    # stays 0), so that its deviation can be read or recorded like any other
+    out: dict[str, Variable] = dict(model.variables)
     for name in sorted(used - set(out)):
         base = model.variables[name[: -len(OP_SUFFIX)]]
         comp = f"{base.compartment}{OP_SUFFIX}" if base.compartment else None
