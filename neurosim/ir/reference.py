@@ -3,9 +3,10 @@
 It is the ground truth of the IR-order tests and of the brian2 equivalence tests:
 each op runs in list order and reads current values, in float64 and without noise.
 A plasticity op samples at its position in the step, for the steps in its window
-(window "all" also at k = 0). ``plasticity="accumulate"`` returns the mean update
-``scale <f(post) - f(baseline), pre> - decay W``; ``"online"`` applies
-``W += lr*dt*dW_k`` at each sample.
+(window "all" also at k = 0). A time-varying input ``(steps, batch, n)`` is read as the
+backends read it: row ``k - 1`` in step ``k``, row 0 in the init ops.
+``plasticity="accumulate"`` returns the mean update ``scale <f(post) - f(baseline),
+pre> - decay W``; ``"online"`` applies ``W += lr*dt*dW_k`` at each sample.
 """
 
 from __future__ import annotations
@@ -44,11 +45,13 @@ def simulate(model: Model, inputs: dict, steps: int, plasticity=None, lr: float 
         raise ValueError(f"numpy reference: ops {noisy} are noisy; it simulates noise-free models")
     P = {v.name: np.array(v.value, float) for v in model.of_kind("parameter")}
     P.update({k: np.array(v, float) for k, v in (params or {}).items()})
-    batch = next(iter(inputs.values())).shape[0] if inputs else 1
+    batch = next(iter(inputs.values())).shape[-2] if inputs else 1
     S = {
         v.name: np.zeros((batch, v.size)) for v in model.variables.values() if v.kind != "parameter"
     }
     S.update({k: np.asarray(v, float) for k, v in inputs.items()})
+    rows = {k: S.pop(k) for k in list(S) if model.variables[k].time_varying}
+    S.update({k: r[0] for k, r in rows.items()})
     T = steps + 1
     acc = {}
     W0 = {k: v.copy() for k, v in P.items()}
@@ -110,6 +113,7 @@ def simulate(model: Model, inputs: dict, steps: int, plasticity=None, lr: float 
                 learn(op, 0)
     traces = {name: [S[name].copy()] for name in S}
     for k in range(1, T):
+        S.update({name: r[k - 1] for name, r in rows.items()})
         for op in model.step_ops:
             run(op, k)
         for name in S:

@@ -1,0 +1,1 @@
+"""Reciprocal (pseudoinverse) feedback: the Recirculation pair's diagnostics and runs."""
