@@ -34,6 +34,7 @@ import yaml
 from neurosim.circuits.autapse import AutapseIntegrator
 from neurosim.circuits.controller import PIController
 from neurosim.circuits.pyramidal import PyramidalLayer
+from neurosim.circuits.reciprocal import ReciprocalPair
 from neurosim.core.errors import ValidationError
 from neurosim.core.init import INITS, WeightInit
 from neurosim.core.network import Network
@@ -45,7 +46,7 @@ from neurosim.graph.hierarchy import HierarchyBuilder
 
 NODE_TYPES: dict[str, type] = {
     cls.__name__: cls
-    for cls in (Input, Population, PyramidalLayer, AutapseIntegrator, PIController)
+    for cls in (Input, Population, PyramidalLayer, AutapseIntegrator, PIController, ReciprocalPair)
 }
 NESTED: dict[type, dict[str, type]] = {WeightInit: INITS, PlasticityRule: RULES}
 SECTIONS = ("network", "hierarchy", "nodes", "projections", "probes", "simulation")
