@@ -25,7 +25,11 @@ import torch
 from neurosim.models.base import Task, TrainableModel
 
 #: modules whose import registers the built-in models
-BUILTIN_MODULES: tuple[str, ...] = ("neurosim.models.baselines", "neurosim.models.dfc")
+BUILTIN_MODULES: tuple[str, ...] = (
+    "neurosim.models.baselines",
+    "neurosim.models.dfc",
+    "neurosim.models.rf",
+)
 
 
 class ModelFactory(Protocol):

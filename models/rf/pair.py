@@ -27,6 +27,8 @@ from neurosim.models.rf.penrose import RESIDUALS, penrose_residuals
 #: ``data(start, count, batch) -> (count, batch, m)``: the data rows of steps
 #: ``start+1 .. start+count`` (drive="data")
 DataStream = Callable[[int, int, int], np.ndarray]
+#: ``measure(A, B) -> {name: value}``: extra quantities recorded with the residuals
+Measure = Callable[[Tensor, Tensor], dict[str, float]]
 
 
 @dataclass(frozen=True)
@@ -144,9 +146,16 @@ class PairTrainer:
         self.sim.run(steps, plasticity="online", lr=lr, progress=False)
         self.t += steps
 
-    def train(self, steps: int, every: int = 500, anneal: Anneal | None = None) -> PairHistory:
-        """``steps`` steps, measuring at :func:`record_points`; each chunk between two
-        measurements runs at the annealed rate of its midpoint."""
+    def train(
+        self,
+        steps: int,
+        every: int = 500,
+        anneal: Anneal | None = None,
+        extra: Measure | None = None,
+    ) -> PairHistory:
+        """``steps`` steps, measuring at :func:`record_points` (plus ``extra(A, B)``, if
+        given); each chunk between two measurements runs at the annealed rate of its
+        midpoint."""
         hist = PairHistory()
         start = self.t
         for point in record_points(steps, every):
@@ -156,8 +165,18 @@ class PairTrainer:
             self.advance(n, factor)
             values = self.residuals()
             values["eta_B"] = self.pair.eta_B * factor
+            if extra is not None:
+                values.update(extra(self.A, self.B))
             hist.record(self.t, values)
         return hist
 
 
-__all__ = ["RESIDUALS", "Anneal", "DataStream", "PairHistory", "PairTrainer", "record_points"]
+__all__ = [
+    "RESIDUALS",
+    "Anneal",
+    "DataStream",
+    "Measure",
+    "PairHistory",
+    "PairTrainer",
+    "record_points",
+]
