@@ -103,6 +103,12 @@ class RFModel(_PseudoinverseFeedback):
 
     name = "rf"
     has_feedback_phase = True
+    #: read by the training loop when the loss or a weight becomes NaN/inf
+    divergence_hint = (
+        "the learning rate is probably too high (lower params.lr), or the noise-driven "
+        "feedback learning is unstable: lower params.lr_feedback or params.noise_sigma "
+        "(lr_feedback * noise_sigma^2 * lambda_max(W_l W_l^T) must stay below 2)"
+    )
 
     def __init__(self, task: Task, cfg: RFConfig, **kwargs: Any) -> None:
         super().__init__(task, cfg, **kwargs)
