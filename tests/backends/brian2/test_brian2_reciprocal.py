@@ -65,3 +65,19 @@ def test_noise_driven_pair_learns_on_brian2() -> None:
     for key in ("r1", "r2", "r3"):
         assert res[key] < 1e-10, key
     assert res["pinv_dist"] < 0.5
+
+
+@pytest.mark.slow
+@pytest.mark.brian2_compile
+def test_pair_on_the_cython_target_matches_numpy() -> None:
+    model = _model(variant="recirculation", bias=True)
+    data = np.random.default_rng(1).normal(size=(STEPS, 1, 6))
+    runs = {}
+    for target in ("numpy", "cython"):
+        sim = Brian2Simulator(model, target)
+        sim.reset({"p.data": data})
+        runs[target] = sim.run(STEPS, record=RECORD, plasticity="online", lr=1.0)
+    for k in RECORD:
+        assert_allclose(runs["cython"].traces[k], runs["numpy"].traces[k], msg=k)
+    for k, u in runs["numpy"].updates.items():
+        assert_allclose(runs["cython"].updates[k], u, msg=k)
