@@ -79,30 +79,27 @@ def penrose_residuals(A: Tensor | np.ndarray, B: Tensor | np.ndarray) -> dict[st
     }
 
 
+def _matmul_chain(factors: Sequence[Tensor], caller: str, convention: str) -> Tensor:
+    """``M_1 M_2 ⋯ M_k`` of ``factors = [M_1, .., M_k]``, refusing shapes that do not chain."""
+    out = factors[0]
+    for M in factors[1:]:
+        if out.shape[1] != M.shape[0]:
+            raise ValueError(
+                f"{caller}: factors of shapes {tuple(out.shape)} and {tuple(M.shape)} do not "
+                f"chain ({convention})"
+            )
+        out = out @ M
+    return out
+
+
 def chain_product(weights: Sequence[Tensor]) -> Tensor:
     """``J = W_L ⋯ W_1`` of a chain ``weights = [W_1, .., W_L]`` (``W_i`` is
     n_i x n_{i-1}), the linear map from the chain's input to its output."""
-    J = weights[0]
-    for W in weights[1:]:
-        if W.shape[1] != J.shape[0]:
-            raise ValueError(
-                f"chain_product: W of shape {tuple(W.shape)} does not follow a layer of "
-                f"{J.shape[0]} units (W_i must be n_i x n_(i-1))"
-            )
-        J = W @ J
-    return J
+    return _matmul_chain(weights[::-1], "chain_product", "W_i must be n_i x n_(i-1)")
 
 
 def feedback_product(feedback: Sequence[Tensor]) -> Tensor:
     """``P = B_1 B_2 ⋯ B_L`` for ``feedback = [B_1, .., B_L]`` (``B_i`` is
     n_{i-1} x n_i): the layer-wise feedback of the deep RF rule, ordered as in
     recirculation_pinv.md §2.3 (``B_{l+1} B_{l+2} ⋯ B_L``, not reversed)."""
-    P = feedback[0]
-    for B in feedback[1:]:
-        if B.shape[0] != P.shape[1]:
-            raise ValueError(
-                f"feedback_product: B of shape {tuple(B.shape)} does not follow a factor "
-                f"with {P.shape[1]} columns (B_i must be n_(i-1) x n_i)"
-            )
-        P = P @ B
-    return P
+    return _matmul_chain(feedback, "feedback_product", "B_i must be n_(i-1) x n_i")

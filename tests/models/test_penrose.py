@@ -45,9 +45,9 @@ def test_pairs_that_do_not_chain_are_refused():
         penrose_residuals(torch.ones(3, 5), torch.ones(3, 5))
     with pytest.raises(ValueError, match="2-d float"):
         penrose_residuals(torch.ones(3), torch.ones(3))
-    with pytest.raises(ValueError, match="does not follow"):
+    with pytest.raises(ValueError, match=r"chain_product.*\(2, 4\).*\(3, 4\).*n_i x n_\(i-1\)"):
         chain_product([torch.ones(3, 4), torch.ones(2, 4)])
-    with pytest.raises(ValueError, match="does not follow"):
+    with pytest.raises(ValueError, match=r"feedback_product.*\(4, 3\).*\(2, 4\)"):
         feedback_product([torch.ones(4, 3), torch.ones(2, 4)])
 
 
