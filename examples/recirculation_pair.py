@@ -51,7 +51,17 @@ def e1(steps: int, seed: int, t0: float) -> dict[str, PairHistory]:
     for tag, anneal in (("annealed", Anneal(t0)), ("constant", None)):
         pair = ReciprocalPair("pair", 20, hidden=10, eta_A=0.02, eta_B=0.1)
         out[tag] = PairTrainer(pair, batch=32, seed=seed).train(steps, 1000, anneal)
+        out[tag].pinv_norm = float(torch.linalg.matrix_norm(torch.linalg.pinv(out[tag].A)))
     return out
+
+
+def floor(hist: PairHistory, m: int = 20, n: int = 10, eta: float = 0.1, batch: int = 32) -> dict:
+    """Measured floor of d at constant eta_B (rms over the second half of the run) and the
+    derived one, ``sqrt(n (m - n) eta sigma² / (2 batch)) / ||A⁺||`` (§3 E1)."""
+    a = hist.as_arrays()
+    late = a["pinv_dist"][a["steps"] > a["steps"][-1] / 2]
+    predicted = np.sqrt(n * (m - n) * eta / (2 * batch)) / hist.pinv_norm
+    return {"measured_rms": float(np.sqrt(np.mean(late**2))), "predicted": float(predicted)}
 
 
 def correlated(m: int, condition: float, seed: int) -> np.ndarray:
@@ -160,6 +170,9 @@ def main() -> None:
         summary[name] = final
         cells = "".join(f"{final[k]:>10.2e}" if k in final else f"{'':>10}" for k in KEYS + extra)
         print(f"{name:<28}{cells}")
+    summary["E1 floor of d at constant eta_B"] = fl = floor(res["E1"]["constant"])
+    print(f"E1 floor of d at constant eta_B: {fl['measured_rms']:.3g} (rms, 2nd half), derived "
+          f"{fl['predicted']:.3g}")  # fmt: skip
     figure = args.out / "recirculation_pair.png"
     plot(res, figure)
     (args.out / "recirculation_pair.json").write_text(json.dumps(summary, indent=2))

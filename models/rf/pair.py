@@ -60,6 +60,9 @@ class PairHistory:
 
     steps: list[int] = field(default_factory=list)
     residuals: dict[str, list[float]] = field(default_factory=dict)
+    #: the final weights (set by :meth:`PairTrainer.train`)
+    A: Tensor | None = None
+    B: Tensor | None = None
 
     def record(self, step: int, values: dict[str, float]) -> None:
         self.steps.append(step)
@@ -168,6 +171,7 @@ class PairTrainer:
             if extra is not None:
                 values.update(extra(self.A, self.B))
             hist.record(self.t, values)
+        hist.A, hist.B = self.A.clone(), self.B.clone()
         return hist
 
 
