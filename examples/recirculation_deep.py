@@ -138,7 +138,7 @@ def summarize(results: dict[str, list], epochs: int) -> dict[str, Any]:
             "final_std": float(err[:, -1].std()),
             "seconds_per_epoch": float(np.nanmean(stack(runs, "seconds"))),
         }
-    marks = sorted({e for e in (1, 2, 5, 10, epochs) if e <= epochs})
+    marks = sorted({e for e in (1, 2, 5, 10, 20, epochs) if e <= epochs})
     print(f"\ntest error (%), mean ± std over seeds (population std), {epochs} epochs")
     print(f"{'rule':<10}" + "".join(f"{'epoch ' + str(e):>16}" for e in marks) + f"{'s/epoch':>10}")
     for rule, row in table.items():
