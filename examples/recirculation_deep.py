@@ -109,6 +109,9 @@ def plot(results: dict[str, list], dataset: str, path: Path) -> None:
         (axes[3], "angle_pinv", "rf: angle of update to exact-pinv update"),
     ):
         runs = results.get("rf", [])
+        if not runs:
+            ax.set_visible(False)
+            continue
         for key in layer_keys(runs, prefix):
             ep = np.arange(1, len(runs[0]) + 1)
             (line,) = ax.plot(ep, np.nanmean(stack(runs, key), 0), label=key.split("/")[1])
