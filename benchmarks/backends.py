@@ -22,6 +22,12 @@ and within 2x of it on the MNIST-size one; the table ends with that verdict.
     python benchmarks/backends.py [--quick] [--repeats R] [--cold] [--json PATH]
 
 writes ``{circuit: {backend_or_target: {"run_seconds_per_sample", "compile_seconds"}}}``.
+
+Run time (one thread, on the shared 2-core CPU of development at the load average given;
+longer on a busier machine): --quick (100 steps) 18 min at load 15-110 with empty
+compile caches, of which about 13 min compiling (cython 4 min, cpp_standalone 4-5 min
+per circuit: brian2's parallel make starts one compiler per code object); full (1000
+steps) 6.7 min at load 17-33 with the cython cache warm (compiling 1 min).
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ import argparse
 import json
 import os
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -37,9 +44,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from neurosim.backends.brian2 import Brian2Simulator
-from neurosim.backends.torch import TorchSimulator
-from neurosim.testing import dfc_model
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.common import progress  # noqa: E402
+from neurosim.backends.brian2 import Brian2Simulator  # noqa: E402
+from neurosim.backends.torch import TorchSimulator  # noqa: E402
+from neurosim.testing import dfc_model  # noqa: E402
 
 CIRCUITS = {"dfc_15_10_10_5": (15, 10, 10, 5), "dfc_784_256_256_256_10": (784, 256, 256, 256, 10)}
 TARGETS = ("numpy", "cython", "cpp_standalone")
@@ -104,7 +113,11 @@ def _use_cold_caches() -> str:
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="100 steps, fewer samples")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="100 steps, fewer samples (18 min with cold caches)",
+    )
     parser.add_argument("--json", type=Path, default=None, metavar="PATH")
     parser.add_argument("--targets", nargs="*", default=list(TARGETS), choices=TARGETS)
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per entry")
@@ -119,9 +132,12 @@ def main(argv: list[str] | None = None) -> dict:
     for name, sizes in CIRCUITS.items():
         row = results.setdefault(name, {})
         for batch in (1, 128):
+            progress(f"{name}: torch batch {batch}, {args.repeats} runs of {steps} steps")
             row[f"torch_batch{batch}"] = time_torch(sizes, batch, steps, args.repeats)
         for target in args.targets:
             n = {"numpy": 1, "cython": 2, "cpp_standalone": 5}[target]
+            progress(f"{name}: brian2 {target}, {n} samples x {args.repeats} runs of {steps} "
+                     "steps (the first run generates and compiles code unless cached)")  # fmt: skip
             row[f"brian2_{target}"] = time_brian2(sizes, target, steps, n, args.repeats)
         ref = row["torch_batch1"]["run_seconds_per_sample"]
         print(f"\n{name}: {steps} steps per sample, float64, accumulate")

@@ -17,6 +17,14 @@ from pathlib import Path
 
 import torch
 
+_START = time.perf_counter()
+
+
+def progress(message: str) -> None:
+    """Print ``[elapsed] message`` at once: what a long benchmark is doing and since when
+    (seconds since this module was imported, i.e. about since the script started)."""
+    print(f"[{time.perf_counter() - _START:7.1f} s] {message}", flush=True)
+
 
 def timed(fn: Callable[[], object]) -> float:
     """Wall-clock seconds of one call of ``fn``."""

@@ -14,6 +14,10 @@ App. F.2).
         [--models ...] [--quick]
 
 writes ``{point: {model: {"max_rel_error": .., "max_angle_deg": ..}}}``.
+
+Run time (one thread, on the shared 2-core CPU of development at the load average given;
+longer on a busier machine): full (6 models, initial weights) 57 s at load 15; --quick
+(DFC-SSA and BP) 19 s at load 5; each --checkpoint point adds about as much again.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.common import progress  # noqa: E402
 from benchmarks.train_epoch import BATCH, mnist_or_synthetic  # noqa: E402
 from neurosim.models import registry  # noqa: E402
 from neurosim.models.base import Task  # noqa: E402
@@ -80,7 +85,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--models", nargs="+", default=list(MODELS), choices=registry.available())
     ap.add_argument("--checkpoint", type=Path, default=None, help="a DFC-family run's weights")
-    ap.add_argument("--quick", action="store_true", help="DFC-SSA and BP only")
+    ap.add_argument("--quick", action="store_true", help="DFC-SSA and BP only (about 20 s)")
     args = ap.parse_args(argv)
     torch.set_num_threads(min(2, torch.get_num_threads()))
     models = ["dfc-ssa", "bp"] if args.quick else args.models
@@ -98,6 +103,7 @@ def main(argv: list[str] | None = None) -> dict:
         for name in models:
             if state is not None and name not in DFC_FAMILY:
                 continue  # a DFC checkpoint holds no baseline weights
+            progress(f"{point}: {name} in float32 and float64")
             r = row[name] = compare(name, X, y, state)
             print(f"{point:40s} {name:15s} {r['max_rel_error']:12.2e} "
                   f"{r['max_angle_deg']:9.3f}°")  # fmt: skip

@@ -15,6 +15,10 @@ Usage::
 
     python benchmarks/step_profile.py [--model dfc-ss] [--phase forward|sleep]
         [--rows 64] [--dtype float64] [--side-by-side 2] [--json out.json]
+
+Run time (one thread, on the shared 2-core CPU of development at the load average given;
+longer on a busier machine): full (400 calls per line, 200 steps) 29 s at load 16;
+--quick (50 calls, 20 steps) 14 s at load 5.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.common import machine, table, write_json  # noqa: E402
+from benchmarks.common import machine, progress, table, write_json  # noqa: E402
 from benchmarks.train_epoch import mnist_or_synthetic  # noqa: E402
 from neurosim.models import registry  # noqa: E402
 from neurosim.models.base import Task  # noqa: E402
@@ -138,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--dtype", default="float64", choices=("float64", "float32"))
     p.add_argument("--side-by-side", type=int, default=2, help="threads stepping at once")
     p.add_argument("--repeats", type=int, default=5)
-    p.add_argument("--quick", action="store_true", help="fewer calls per measurement")
+    p.add_argument("--quick", action="store_true", help="fewer calls per measurement (about 15 s)")
     p.add_argument("--json", type=Path, help="write the table and totals here")
     args = p.parse_args(argv)
     if args.model == "dfc-ssa" and args.phase == "forward":
@@ -152,9 +156,13 @@ def main(argv: list[str] | None = None) -> int:
         p.error(f"{args.model} has frozen feedback weights: no sleep phase")
     calls, steps = (50, 20) if args.quick else (400, 200)
     prog, step_args, source = bound_step(model, args.phase, args.rows, dtype)
+    progress(f"timing each line of the step: {calls} calls x {args.repeats} rounds")
     lines = line_table(prog, step_args, calls, args.repeats)
+    progress(f"timing the whole step: {steps} steps x {args.repeats} rounds, alone and "
+             f"{args.side_by_side} threads side by side")  # fmt: skip
     whole = per_call_us(lambda: prog.step(*step_args), steps, args.repeats)
     side = side_by_side_us(prog, step_args, args.side_by_side, steps, args.repeats)
+    progress("done")
     mm = sum(us for code, us in lines if MATMUL.search(code))
     total = sum(us for _, us in lines)
     rows = [("us", "share", "line")]

@@ -21,6 +21,10 @@ Usage::
 
     python benchmarks/train_epoch.py --json out.json [--models bp dfa] [--batches K]
         [--threads N] [--dtypes float64]
+
+Run time (one thread, on the shared 2-core CPU of development at the load average given;
+longer on a busier machine): full (10 timed batches per phase, 6 models, 2 dtypes) 7.8
+min at load 16; --quick (2 batches per phase) 75 s at load 4, 141 s at load 18.
 """
 
 from __future__ import annotations
@@ -41,7 +45,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.common import matmul_peak_gflops  # noqa: E402
+from benchmarks.common import matmul_peak_gflops, progress  # noqa: E402
 from neurosim.models import registry  # noqa: E402
 from neurosim.models.base import Task  # noqa: E402
 from neurosim.training.config import default_config  # noqa: E402
@@ -156,7 +160,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--dtypes", nargs="+", default=list(DTYPES), choices=DTYPES)
     p.add_argument("--batches", type=int, default=10, help="timed batches per phase")
     p.add_argument("--threads", type=int, help="torch threads (default: torch's setting)")
-    p.add_argument("--quick", action="store_true", help="2 batches per phase")
+    p.add_argument(
+        "--quick", action="store_true", help="2 batches per phase (75-141 s at load 4-18)"
+    )
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -197,6 +203,7 @@ def main(argv: list[str] | None = None) -> int:
         results[name], meta["details"][name], meta["fraction_of_matmul_peak"][name] = {}, {}, {}
         row, need = f"{name:<15}", ""
         for dt in args.dtypes:
+            progress(f"{name} {dt}: 1 warm-up + {k} timed batches per phase")
             try:
                 r = bench_model(name, dt, X, y, k, meta["matmul_peak_gflops"][dt])
             except Exception as err:  # noqa: BLE001 (report and continue)

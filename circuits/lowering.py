@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from neurosim.circuits.autapse import AutapseIntegrator
 from neurosim.circuits.controller import PIController
+from neurosim.circuits.error import ErrorPopulation
 from neurosim.circuits.pyramidal import PyramidalLayer
 from neurosim.core.errors import ValidationError
 from neurosim.ir.build import BuildContext, Lowered, register
-from neurosim.ir.ops import Integrate, Nonlinearity, Op, OutputTarget, SpikeSoma
+from neurosim.ir.ops import ErrorSignal, Integrate, Nonlinearity, Op, OutputTarget, SpikeSoma
 
 
 def _dendrite(
@@ -184,3 +185,32 @@ def lower_controller(ctrl: PIController, ctx: BuildContext) -> Lowered:
     if ctrl.proactive:
         return Lowered(init_last=[target_op], first=[error] + control)
     return Lowered(init_last=[target_op], first=[error], last=control)
+
+
+@register(ErrorPopulation)
+def lower_error_population(node: ErrorPopulation, ctx: BuildContext) -> Lowered:
+    """``v_c = sum_j I_j^c`` per compartment, then ``e = v_gate * (v_prediction -
+    v_target)`` (one ``ErrorSignal``; no gate factor without gate inputs)."""
+    n, low, shape = node.name, Lowered(), (1, node.size)
+    low.step += ctx.prelude(n)
+    compartments = {}
+    for comp in ("prediction", "target", "gate"):
+        ops, currents = ctx.projections(n, comp)
+        if comp == "gate" and not currents:
+            continue
+        var = ctx.declare(f"{n}.v_{comp}", "state", shape, population=n, compartment=comp)
+        low.step += ops + [
+            Integrate(f"{n}_{comp}", var=var, inputs=tuple((1.0, c) for c in currents))
+        ]
+        compartments[comp] = var
+    out = ctx.declare(node.output, "state", shape, population=n, compartment="r")
+    low.step.append(
+        ErrorSignal(
+            f"{n}_error",
+            prediction=compartments["prediction"],
+            target=compartments["target"],
+            out=out,
+            gate=compartments.get("gate"),
+        )
+    )
+    return low

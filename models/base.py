@@ -11,6 +11,7 @@ learning report ``has_feedback_phase = False`` and the loop skips those passes.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -44,12 +45,26 @@ class TrainableModel(nn.Module, ABC):
     Subclasses hold their weights as ``nn.Parameter`` (so ``state_dict`` checkpoints
     them), create their optimisers in ``__init__`` and expose them through
     ``optimizers()`` so the loop can checkpoint and restore their state.
+
+    Optional, for divergence reports (:mod:`neurosim.training.divergence`): a
+    ``divergence_hint(phase) -> str`` method (or a ``cfg`` with one) naming the
+    parameters most likely at fault, and a ``diverged`` entry in the forward-phase
+    metrics (fraction of the batch whose simulated dynamics diverged).
     """
 
     #: registry name, e.g. "dfc-ssa"
     name: str = ""
     #: whether ``train_batch(phase="feedback")`` does anything
     has_feedback_phase: bool = False
+    #: data-parallel training (:mod:`neurosim.scale.data_parallel`): this process's share
+    #: ``B_shard / B`` of the global minibatch, set around each ``train_batch``. A rule
+    #: whose per-sample targets depend on the batch size (the output target
+    #: ``r_L* = r_L - lambda dL/dr_L`` of the batch-mean loss, DFC.md §1.1) multiplies
+    #: ``lambda`` by it, so that every sample sees the target of the whole batch.
+    shard_fraction: float = 1.0
+    #: data-parallel training: averages update tensors over the processes in place
+    #: (see :meth:`reduce_updates`); ``None`` in single-process training.
+    update_reducer: Callable[[Sequence[torch.Tensor]], None] | None = None
 
     def __init__(self, task: Task) -> None:
         super().__init__()
@@ -68,6 +83,28 @@ class TrainableModel(nn.Module, ABC):
     @abstractmethod
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         """Named optimisers whose state is checkpointed with the model."""
+
+    def reduce_updates(self, updates: Sequence[torch.Tensor]) -> None:
+        """Average this batch's weight ``updates`` over the data-parallel processes, in
+        place, each process weighted by its :attr:`shard_fraction`, so that every process
+        holds the update of the global batch. A no-op in single-process training.
+
+        Call it before anything that is not linear in the update (norm clipping).
+        Updates that reach ``optimizer.step()`` unreduced are reduced there (data-parallel
+        training adds a pre-step hook to every optimiser), which is exact for rules whose
+        update is a batch mean and that do not clip.
+        """
+        if self.update_reducer is not None:
+            self.update_reducer(updates)
+
+    def set_noise_stream(self, stream: int) -> None:
+        """Draw the noise that is independent per sample from stream ``stream``.
+
+        Data-parallel training gives process ``r > 0`` its own stream so that the shards
+        of one batch draw independent noise, as one process drawing for the whole batch
+        would. Noise shared by all samples of a batch must stay on the common stream.
+        Default: nothing (no per-sample noise).
+        """
 
     def diagnostics(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
         """Optional per-epoch diagnostics on a fixed probe batch (DFC App. F.1)."""

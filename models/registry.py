@@ -29,6 +29,7 @@ BUILTIN_MODULES: tuple[str, ...] = (
     "neurosim.models.baselines",
     "neurosim.models.dfc",
     "neurosim.models.rf",
+    "neurosim.models.rnn",
 )
 
 

@@ -33,6 +33,7 @@ import yaml
 
 from neurosim.circuits.autapse import AutapseIntegrator
 from neurosim.circuits.controller import PIController
+from neurosim.circuits.error import ErrorPopulation
 from neurosim.circuits.pyramidal import PyramidalLayer
 from neurosim.circuits.reciprocal import ReciprocalPair
 from neurosim.core.errors import ValidationError
@@ -46,7 +47,15 @@ from neurosim.graph.hierarchy import HierarchyBuilder
 
 NODE_TYPES: dict[str, type] = {
     cls.__name__: cls
-    for cls in (Input, Population, PyramidalLayer, AutapseIntegrator, PIController, ReciprocalPair)
+    for cls in (
+        Input,
+        Population,
+        PyramidalLayer,
+        AutapseIntegrator,
+        PIController,
+        ErrorPopulation,
+        ReciprocalPair,
+    )
 }
 NESTED: dict[type, dict[str, type]] = {WeightInit: INITS, PlasticityRule: RULES}
 SECTIONS = ("network", "hierarchy", "nodes", "projections", "probes", "simulation")

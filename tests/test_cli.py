@@ -20,7 +20,7 @@ def test_help_lists_subcommands(capsys):
     assert exit_info.value.code == 0
     out = capsys.readouterr().out
     assert "data" in out and "bench" in out
-    assert SUBCOMMANDS == ("data", "train", "simulate", "bench")
+    assert SUBCOMMANDS == ("data", "train", "simulate", "bench", "sweep", "compare")
 
 
 def test_entry_point_runs_as_module():
@@ -55,25 +55,44 @@ def test_data_list(capsys):
         assert name in out
 
 
-def _official_fashion_dir(root):
-    """Full-size official-layout Fashion-MNIST raw files (zeros, balanced labels)."""
+def _official_fashion_dir(root, monkeypatch):
+    """Full-size official-layout Fashion-MNIST .gz files (zeros, balanced labels), with
+    the published checksums replaced by theirs."""
+    import dataclasses
+    import gzip
+    import hashlib
+
+    from neurosim.data import images
+
     directory = root / "fashion-mnist"
     directory.mkdir(parents=True)
+    specs = dict(images.IMAGE_SETS["fashion-mnist"].files)
     for prefix, n in (("train", 60000), ("t10k", 10000)):
-        labels = (np.arange(n) % 10).astype(np.uint8)
-        (directory / f"{prefix}-labels-idx1-ubyte").write_bytes(encode_idx(labels))
-        (directory / f"{prefix}-images-idx3-ubyte").write_bytes(
-            encode_idx(np.zeros((n, 28, 28), np.uint8))
-        )
+        arrays = {
+            "labels": (np.arange(n) % 10).astype(np.uint8),
+            "images": np.zeros((n, 28, 28), np.uint8),
+        }
+        for kind, array in arrays.items():
+            blob = gzip.compress(encode_idx(array), mtime=0)
+            (directory / f"{prefix}-{kind}-idx{1 if kind == 'labels' else 3}-ubyte.gz").write_bytes(
+                blob
+            )
+            role = f"{'train' if prefix == 'train' else 'test'}_{kind}"
+            specs[role] = dataclasses.replace(
+                specs[role], gz_sha256=hashlib.sha256(blob).hexdigest(),
+                gz_md5=hashlib.md5(blob).hexdigest(),
+            )  # fmt: skip
+    fake = dataclasses.replace(images.IMAGE_SETS["fashion-mnist"], files=specs)
+    monkeypatch.setitem(images.IMAGE_SETS, "fashion-mnist", fake)
     return root
 
 
-def test_data_info_on_fake_data_dir(tmp_path, tmp_cache, capsys):
-    root = _official_fashion_dir(tmp_path / "d")
+def test_data_info_on_fake_data_dir(tmp_path, tmp_cache, capsys, monkeypatch):
+    root = _official_fashion_dir(tmp_path / "d", monkeypatch)
     assert main(["data", "info", "fashion-mnist", "--data-dir", str(root)]) == 0
     out = capsys.readouterr().out
     assert "n_train              60000" in out and "n_test               10000" in out
-    assert "0:6000 1:6000" in out and "IDX structure only" in out
+    assert "0:6000 1:6000" in out and "sha256 of the .gz (published)" in out
     assert str(root / "fashion-mnist") in out
     assert main(["data", "info", "fashion-mnist", "--data-dir", str(root), "--json"]) == 0
     details = json.loads(capsys.readouterr().out)
@@ -81,8 +100,12 @@ def test_data_info_on_fake_data_dir(tmp_path, tmp_cache, capsys):
 
 
 def test_data_info_missing_says_how_to_fetch(tmp_path, tmp_cache, capsys):
+    (tmp_path / "empty").mkdir()
     assert main(["data", "info", "mnist", "--data-dir", str(tmp_path / "empty")]) == 1
-    assert "could not obtain a verified" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "could not obtain a verified" in err and "neurosim data fetch mnist" in err
+    assert main(["data", "info", "mnist", "--data-dir", str(tmp_path / "nowhere")]) == 1
+    assert "nowhere does not exist" in capsys.readouterr().err
 
 
 def test_data_fetch_synthetic(capsys):
@@ -90,25 +113,81 @@ def test_data_fetch_synthetic(capsys):
     assert "nothing to fetch" in capsys.readouterr().out
 
 
-def test_bench_runs_scripts(tmp_path, capsys):
+FAKE_BENCH = '''"""Fake benchmark: records how it was called.
+
+Run time: about 2 s; --quick about 1 s (measured).
+"""
+import json, sys, time
+if __name__ == "__main__":
+    args = sys.argv[1:]
+    open(__file__ + ".ran", "a").write("x")
+    time.sleep(float(__import__("os").environ.get("FAKE_SLEEP", "0")))
+    if "--json" in args:
+        json.dump({"argv": args}, open(args[args.index("--json") + 1], "w"))
+    print("fake table row")
+'''
+
+
+@pytest.fixture
+def bench_dir(tmp_path):
     bench = tmp_path / "benchmarks"
     bench.mkdir()
-    (bench / "simulate.py").write_text(
-        "import json, sys\n"
-        "args = sys.argv[1:]\n"
-        "path = args[args.index('--json') + 1]\n"
-        "json.dump({'quick': '--quick' in args}, open(path, 'w'))\n"
-    )
-    assert main(["bench", "--list", "--bench-dir", str(bench)]) == 0
-    listing = capsys.readouterr().out
-    assert "simulate     present" in listing and "backends     missing" in listing
+    (bench / "simulate.py").write_text(FAKE_BENCH)
+    (bench / "common.py").write_text("def helper():\n    pass\n")  # a helper, not listed
+    return bench
+
+
+def test_bench_without_a_name_lists_and_runs_nothing(bench_dir, capsys):
+    assert main(["bench", "--bench-dir", str(bench_dir)]) == 0
+    text = capsys.readouterr().out
+    assert "simulate" in text and "Fake benchmark: records how it was called." in text
+    assert "run time: about 2 s; --quick about 1 s (measured)." in text
+    assert "common" not in text.replace(str(bench_dir), "")
+    assert not (bench_dir / "simulate.py.ran").exists()
+    assert main(["bench", "--list", "--bench-dir", str(bench_dir)]) == 0
+    assert capsys.readouterr().out == text
+
+
+def test_bench_passes_script_options_through(bench_dir, tmp_path, capsys):
     out = tmp_path / "res.json"
-    assert (
-        main(["bench", "simulate", "--quick", "--json", str(out), "--bench-dir", str(bench)]) == 0
-    )
-    assert json.loads(out.read_text()) == {"quick": True}
-    assert main(["bench", "all", "--json", str(out), "--bench-dir", str(bench)]) == 0
-    assert json.loads((tmp_path / "res_simulate.json").read_text()) == {"quick": False}
-    assert main(["bench", "backends", "--bench-dir", str(bench)]) == 2
-    (bench / "train_epoch.py").write_text("raise SystemExit(3)\n")
-    assert main(["bench", "train_epoch", "--bench-dir", str(bench)]) == 3
+    argv = ["bench", "simulate", "--threads", "3", "--quick", "--json", str(out),
+            "--bench-dir", str(bench_dir), "--models", "bp", "dfa"]  # fmt: skip
+    assert main(argv) == 0
+    assert json.loads(out.read_text())["argv"] == [
+        "--quick", "--json", str(out), "--threads", "3", "--models", "bp", "dfa",
+    ]  # fmt: skip
+    text = capsys.readouterr().out
+    assert "fake table row" in text and "== simulate: done after" in text
+
+
+def test_bench_all_and_errors(bench_dir, tmp_path, capsys):
+    out = tmp_path / "res.json"
+    assert main(["bench", "all", "--json", str(out), "--bench-dir", str(bench_dir)]) == 0
+    assert json.loads((tmp_path / "res_simulate.json").read_text())["argv"][0] == "--json"
+    assert main(["bench", "all", "--threads", "1", "--bench-dir", str(bench_dir)]) == 2
+    assert "options for a script go after its name" in capsys.readouterr().err
+    assert main(["bench", "backends", "--bench-dir", str(bench_dir)]) == 2
+    assert "there are: simulate" in capsys.readouterr().err
+    failing = 'if __name__ == "__main__":\n    raise SystemExit(3)\n'
+    (bench_dir / "train_epoch.py").write_text(failing)
+    assert main(["bench", "train_epoch", "--bench-dir", str(bench_dir)]) == 3
+
+
+def test_bench_reports_elapsed_time_of_a_silent_script(bench_dir, monkeypatch, capsys):
+    from neurosim.cli import bench
+
+    monkeypatch.setattr(bench, "HEARTBEAT_SECONDS", 0.3)
+    monkeypatch.setenv("FAKE_SLEEP", "1.5")
+    assert main(["bench", "simulate", "--bench-dir", str(bench_dir)]) == 0
+    text = capsys.readouterr().out
+    assert "== simulate: still running, " in text and " elapsed" in text
+    assert "== run time: about 2 s" in text
+
+
+def test_every_shipped_benchmark_states_its_run_time():
+    from neurosim.cli.bench import available, default_bench_dir
+
+    shipped = available(default_bench_dir())
+    assert {"simulate", "train_epoch", "backends", "precision", "step_profile"} <= set(shipped)
+    for b in shipped.values():
+        assert "--quick" in b.run_time, (b.name, b.run_time)  # full and quick run times

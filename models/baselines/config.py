@@ -11,6 +11,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from neurosim.models.activations import ACTIVATIONS, hidden_activations
+from neurosim.models.config_checks import check_field_types, check_range
 
 OPTIMIZERS = ("adam", "sgd")
 
@@ -41,6 +42,7 @@ class BaselineConfig:
     clip_grad_norm: float | None = None
 
     def __post_init__(self) -> None:
+        check_field_types(self)
         sizes = tuple(self.size_hidden)
         if not sizes or any(isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in sizes):
             raise ValueError(
@@ -56,6 +58,14 @@ class BaselineConfig:
                 raise ValueError(
                     f"{type(self).__name__}: {name} must be > 0, got {getattr(self, name)!r}"
                 )
+        for name in ("adam_beta1", "adam_beta2"):
+            check_range(self, name, 0.0, inclusive=True)
+            if not getattr(self, name) < 1:
+                raise ValueError(
+                    f"{type(self).__name__}: params.{name}={getattr(self, name)!r}; expected "
+                    "a number in [0, 1) (Adam's moment decay)"
+                )
+        check_range(self, "forward_wd", 0.0, inclusive=True, why="weight decay")
         if self.clip_grad_norm is not None and not self.clip_grad_norm > 0:
             raise ValueError(
                 f"{type(self).__name__}: clip_grad_norm must be > 0 or null (no clipping), "
@@ -73,6 +83,15 @@ class BaselineConfig:
     def lr_eff(self) -> float:
         """Learning rate of the optimiser, ``lr / target_stepsize`` if normalised."""
         return self.lr / self.target_stepsize if self.normalize_lr else self.lr
+
+    def divergence_hint(self, phase: str = "forward") -> str:
+        """Likely cause of a diverged run (:mod:`neurosim.training.divergence`): these
+        baselines have no dynamics, so the step size."""
+        step = f"lr/target_stepsize = {self.lr_eff:.3g}" if self.normalize_lr else f"{self.lr:.3g}"
+        return (
+            f"the learning rate is probably too high: lower params.lr (now {self.lr:g}; the "
+            f"{self.optimizer} step size is {step})"
+        )
 
     @classmethod
     def from_params(cls, params: dict[str, Any] | None) -> BaselineConfig:

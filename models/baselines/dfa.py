@@ -54,7 +54,8 @@ class DFAModel(FeedforwardModel):
 
     def targets(self, rs: list[Tensor], y: Tensor) -> list[Tensor]:
         """``[r_1*, .., r_L*]`` (DFC.md §1.1, §1.7)."""
-        shift = self.cfg.target_stepsize * self.output_gradient(rs[-1], y)
+        lam = self.cfg.target_stepsize * self.shard_fraction  # lambda / B of the whole batch
+        shift = lam * self.output_gradient(rs[-1], y)
         hidden = [r - shift @ B.T for r, B in zip(rs[1:-1], self.feedback, strict=True)]
         return [*hidden, rs[-1] - shift]
 

@@ -139,13 +139,16 @@ class FeedforwardModel(TrainableModel):
         return out
 
     def apply_gradients(self, grads: Grads) -> None:
-        """Write ``grads`` into ``.grad``, clip each tensor to ``clip_grad_norm`` when set
+        """Write ``grads`` into ``.grad``, average them over data-parallel processes
+        (:meth:`reduce_updates`), clip each tensor to ``clip_grad_norm`` when set
         (DFC.md §1.4, per tensor), and take one optimiser step."""
         for (gW, gb), W, b in zip(grads, self.weights, self.biases, strict=True):
             W.grad, b.grad = gW.detach().clone(), gb.detach().clone()
-            if self.cfg.clip_grad_norm is not None:
-                nn.utils.clip_grad_norm_(W, self.cfg.clip_grad_norm)
-                nn.utils.clip_grad_norm_(b, self.cfg.clip_grad_norm)
+        params = [*self.weights, *self.biases]
+        self.reduce_updates([p.grad for p in params])
+        if self.cfg.clip_grad_norm is not None:
+            for p in params:
+                nn.utils.clip_grad_norm_(p, self.cfg.clip_grad_norm)
         self._optimizer.step()
         self._optimizer.zero_grad(set_to_none=True)
 

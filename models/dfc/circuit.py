@@ -117,7 +117,11 @@ def _bind(model: DFCModel, ir: Model, names: PhaseNames, device, dtype) -> Phase
         params[w], params[b] = W.data, bb.data
     for q, Q in zip(names.feedback_params, model.feedback, strict=True):
         params[q] = Q.data
-    sim = TorchSimulator(ir, device=device, dtype=dtype, params=params, progress=False)
+    # check_finite=False: a diverging sample is DFC's convergence filter's business
+    # (DFC.md §1.3), and the training loop's divergence check names the cause
+    sim = TorchSimulator(
+        ir, device=device, dtype=dtype, params=params, progress=False, check_finite=False
+    )
     return PhaseCircuit(ir, sim, names)
 
 

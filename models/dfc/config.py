@@ -8,13 +8,29 @@ copied verbatim into ``models/configs/**/dfc*.yaml``.
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from dataclasses import dataclass, fields
 from typing import Any
 
 from neurosim.models.activations import ACTIVATIONS, hidden_activations
+from neurosim.models.config_checks import check_field_types, check_range
 
 K_INITS = ("xavier_normal", "weight_product")
 OPTIMIZERS = ("adam", "sgd")
+#: fields that must be > 0 (rates, time constants, step sizes, tolerances)
+POSITIVE = (
+    "lr", "target_stepsize", "adam_epsilon", "clip_grad_norm", "dt_di", "tmax_di",
+    "time_constant_ratio", "epsilon_di", "lr_fb", "lr_fb_init", "epsilon_fb", "dt_di_fb",
+    "tmax_di_fb", "time_constant_ratio_fb",
+)  # fmt: skip
+#: fields that must be >= 0 (gains, leaks, noise, weight decay)
+NON_NEGATIVE = (
+    "forward_wd", "alpha_di", "k_p", "sigma", "noise_K", "feedback_wd", "alpha_fb", "k_p_fb",
+)  # fmt: skip
+
+
+class ClippedTimeConstantWarning(UserWarning):
+    """A somatic time constant below the Euler step was raised to the step (DFC.md §1.2)."""
 
 
 @dataclass(frozen=True)
@@ -33,6 +49,14 @@ class DFCConfig:
 
     Optimisation: ``lr`` and ``target_stepsize`` (lambda) as in the configs; with
     ``normalize_lr`` the forward Adam learning rate is ``lr / target_stepsize``.
+
+    Validation: every value is checked for its type (``check_field_types``) and range
+    (:data:`POSITIVE`, :data:`NON_NEGATIVE`; ``apical_time_constant*`` are ``-1`` or
+    > 0). A ``time_constant_ratio`` (``_fb``) in ``(0, dt_di)`` is raised to ``dt_di``
+    as the reference does (its stability guard, DFC.md §1.2); the factories say so with
+    a :class:`ClippedTimeConstantWarning` when the phase is simulated
+    (:meth:`warn_if_clipped`; DFC-SSA's configs keep an unused 0.005). Zero or
+    negative is an error.
     """
 
     size_hidden: tuple[int, ...] = (256, 256, 256)
@@ -83,14 +107,36 @@ class DFCConfig:
     sleep_every: int = 1
 
     def __post_init__(self) -> None:
+        check_field_types(self)
+        if not self.size_hidden or any(n < 1 for n in self.size_hidden):
+            raise ValueError(
+                f"DFCConfig: params.size_hidden={self.size_hidden!r}; expected a non-empty "
+                "list of positive layer sizes such as [256, 256, 256]"
+            )
         acts = hidden_activations("DFCConfig", self.hidden_activation, len(self.size_hidden))
         for a in (*acts, self.output_activation):
             _check_choice("activation", a, ACTIVATIONS)
         _check_choice("initialization_K", self.initialization_K, K_INITS)
         _check_choice("optimizer", self.optimizer, OPTIMIZERS)
-        for name in ("target_stepsize", "lr", "dt_di", "dt_di_fb", "tmax_di", "tmax_di_fb"):
-            if getattr(self, name) <= 0:
-                raise ValueError(f"DFCConfig: {name} must be > 0, got {getattr(self, name)!r}")
+        for name in POSITIVE:
+            check_range(self, name, 0.0)
+        for name in NON_NEGATIVE:
+            check_range(self, name, 0.0, inclusive=True)
+        for name in ("sigma_fb", "sigma_output_fb"):
+            if getattr(self, name) is not None:
+                check_range(self, name, 0.0, inclusive=True)
+        for name in ("adam_beta1", "adam_beta2"):
+            if not 0 <= getattr(self, name) < 1:
+                raise ValueError(
+                    f"DFCConfig: params.{name}={getattr(self, name)!r}; expected a number in "
+                    "[0, 1) (Adam's moment decay)"
+                )
+        for name in ("apical_time_constant", "apical_time_constant_fb"):
+            if getattr(self, name) != -1 and not getattr(self, name) > 0:
+                raise ValueError(
+                    f"DFCConfig: params.{name}={getattr(self, name)!r}; expected a time "
+                    "constant > 0, or -1 for dt_di (an instantaneous apical compartment)"
+                )
         if self.tmax_di < 2 or self.tmax_di_fb < 2:
             raise ValueError(
                 "DFCConfig: tmax_di and tmax_di_fb count time samples including k=0 and "
@@ -106,6 +152,26 @@ class DFCConfig:
                 "not supported by the DFC models; every published DFC config uses True"
             )
         object.__setattr__(self, "hidden_activation", acts)
+
+    def warn_if_clipped(self, forward: bool = True, feedback: bool = True) -> None:
+        """Warn (:class:`ClippedTimeConstantWarning`) for each somatic time constant
+        raised to its Euler step, in the phases that simulate (``forward``: DFC and
+        DFC-SS, not DFC-SSA; ``feedback``: variants with a sleep phase)."""
+        if forward:
+            self._warn_if_clipped("time_constant_ratio", "dt_di")
+        if feedback:
+            self._warn_if_clipped("time_constant_ratio_fb", "dt_di_fb")
+
+    def _warn_if_clipped(self, tau: str, dt: str) -> None:
+        if getattr(self, tau) < getattr(self, dt):
+            warnings.warn(
+                f"DFCConfig: params.{tau}={getattr(self, tau)!r} is below "
+                f"{dt}={getattr(self, dt)!r}; the somatic time constant is raised to {dt} "
+                "(the reference's stability guard for the explicit Euler step, DFC.md §1.2). "
+                f"Set {tau} >= {dt} to silence this",
+                ClippedTimeConstantWarning,
+                stacklevel=5,
+            )
 
     # -- derived quantities (DFC.md §1.2, §1.5) -------------------------------------
     @property
@@ -153,6 +219,44 @@ class DFCConfig:
         """Feedback-rule scale ``s = 1 / max(sigma_fb, 0.01)^2`` (DFC.md §1.5 step 3)."""
         return 1.0 / max(self.sigma_hidden_fb, 0.01) ** 2
 
+    # -- diagnosis ------------------------------------------------------------------
+    def divergence_hint(self, phase: str = "forward", simulated: bool = True) -> str:
+        """The parameters most likely at fault when training diverged in ``phase``
+        ("forward" or "feedback"); ``simulated``: the forward phase is simulated (DFC,
+        DFC-SS), not solved in closed form (DFC-SSA).
+
+        Linearised at the output with ``J Q ~ I``, an explicit Euler step of the
+        controlled layer multiplies a deviation by ``1 - (dt/tau_v) (1 + k_p)``, stable
+        while ``(dt/tau_v) (1 + k_p) < 2``; the leak of the integral path is stable while
+        ``alpha dt < 2`` and the apical compartment while ``dt / tau_A < 2``. Violated
+        bounds are named first (with the values), then the learning rates.
+        """
+        causes = []
+        if phase == "feedback":
+            causes += _euler_causes(
+                "k_p_fb", self.k_p_fb, "alpha_fb", self.alpha_fb, "dt_di_fb", self.dt_di_fb,
+                self.tau_v_fb, ("apical_time_constant_fb", self.tau_A_fb),
+            )  # fmt: skip
+            rates = (
+                f"lower params.lr_fb (now {self.lr_fb:g}) or params.lr_fb_init (now "
+                f"{self.lr_fb_init:g})"
+            )
+            return _with_rates(causes, "feedback learning rates", rates)
+        if simulated:
+            causes += _euler_causes(
+                "k_p", self.k_p, "alpha_di", self.alpha_di, "dt_di", self.dt_di, self.tau_v, None
+            )
+        elif self.alpha_di < 1e-6:
+            causes.append(
+                f"alpha_di={self.alpha_di:g} barely damps the steady-state solve "
+                "u = (J Q + alpha_di I)^-1 delta: raise params.alpha_di (the paper: 1.389e-3)"
+            )
+        rate = (
+            f"lower params.lr (now {self.lr:g}; the optimiser step is lr/target_stepsize = "
+            f"{self.lr_forward:.3g})"
+        )
+        return _with_rates(causes, "forward learning rate", rate)
+
     # -- construction ---------------------------------------------------------------
     @classmethod
     def from_params(cls, params: dict[str, Any] | None, **overrides: Any) -> DFCConfig:
@@ -174,6 +278,38 @@ class DFCConfig:
     def replace(self, **changes: Any) -> DFCConfig:
         """A copy with some fields changed (validated again)."""
         return dataclasses.replace(self, **changes)
+
+
+def _euler_causes(
+    gain: str, k_p: float, leak: str, alpha: float, step: str, dt: float, tau_v: float,
+    apical: tuple[str, float] | None,
+) -> list[str]:  # fmt: skip
+    """Violated explicit-Euler stability bounds (see :meth:`DFCConfig.divergence_hint`)."""
+    causes = []
+    loop = dt / tau_v * (1 + k_p)
+    if loop >= 2:
+        causes.append(
+            f"the controlled dynamics are unstable: (dt/tau_v)(1 + {gain}) = {loop:.3g} >= 2 "
+            f"with {gain}={k_p:g}, {step}={dt:g}, tau_v={tau_v:g}: lower params.{gain} or "
+            f"params.{step}"
+        )
+    if alpha * dt >= 2:
+        causes.append(
+            f"the controller's leak is unstable: {leak}*{step} = {alpha * dt:.3g} >= 2: lower "
+            f"params.{leak} or params.{step}"
+        )
+    if apical is not None and dt / apical[1] >= 2:
+        causes.append(
+            f"the apical compartment is unstable: {step}/{apical[0]} = {dt / apical[1]:.3g} "
+            f">= 2: raise params.{apical[0]} or lower params.{step}"
+        )
+    return causes
+
+
+def _with_rates(causes: list[str], what: str, fix: str) -> str:
+    if causes:
+        return "; ".join(causes) + f"; if those are intended, {fix}"
+    return f"the {what} is probably too high: {fix}"
 
 
 def _check_choice(what: str, value: str, choices: tuple[str, ...]) -> None:

@@ -28,6 +28,7 @@ def _factory(variant: str, fixed: bool):
         seed: int = 42,
     ) -> DFCModel:
         cfg = DFCConfig.from_params(params)
+        cfg.warn_if_clipped(forward=variant != "ssa", feedback=not fixed)
         return DFCModel(
             task, cfg, variant=variant, fixed=fixed, device=device, dtype=dtype, seed=seed
         )

@@ -166,7 +166,8 @@ class DFCModel(TrainableModel):
         x = x.to(W[0].dtype)
         vs, rs = feedforward(x, W, b, self.cfg.activations)
         metrics = {"loss": float(self.task.loss(rs[-1], y))}
-        r_star = output_target(rs[-1], y, self.task.kind, self.cfg.target_stepsize)
+        lam = self.cfg.target_stepsize * self.shard_fraction  # lambda / B of the whole batch
+        r_star = output_target(rs[-1], y, self.task.kind, lam)
         if self.variant == "ssa":
             grads = ssa_gradients(
                 x, vs, rs, r_star, W, b, Q, self.cfg.activations, self.cfg.alpha_di
@@ -188,6 +189,7 @@ class DFCModel(TrainableModel):
     def _train_forward(self, x: Tensor, y: Tensor) -> dict[str, float]:
         grads, metrics = self.forward_gradients(x, y)
         flat = [g for pair in grads for g in pair]
+        self.reduce_updates(flat)
         clip_per_tensor(flat, self.cfg.clip_grad_norm)
         for (gw, gb), w, b in zip(grads, self.weights, self.biases, strict=True):
             w.grad, b.grad = gw, gb
@@ -207,6 +209,7 @@ class DFCModel(TrainableModel):
         grads, metrics = sleep_phase_gradients(self, x.to(self.weights[0].dtype))
         params = self.trained_feedback
         grads = grads[: len(params)]
+        self.reduce_updates(grads)
         clip_jointly(grads, self.cfg.clip_grad_norm)
         for q, g in zip(params, grads, strict=True):
             q.grad = g
@@ -214,6 +217,10 @@ class DFCModel(TrainableModel):
         self._optimizers[key].step()
         self._optimizers[key].zero_grad(set_to_none=True)
         return metrics
+
+    def divergence_hint(self, phase: str = "forward") -> str:
+        """Likely cause of a diverged run (``DFCConfig.divergence_hint``)."""
+        return self.cfg.divergence_hint(phase, simulated=self.variant != "ssa")
 
     # -- random state (exact resume) ---------------------------------------------------
     def get_extra_state(self) -> Tensor:
@@ -223,6 +230,8 @@ class DFCModel(TrainableModel):
         if not self.has_feedback_phase:
             return torch.zeros(0, dtype=torch.uint8)
         states = self._sleep_simulator().rng_state()
+        if not states:  # a noise-free sleep phase (sigma_fb = sigma_output_fb = 0)
+            return torch.zeros(0, 0, dtype=torch.uint8)
         return torch.stack([states[k] for k in sorted(states)])
 
     def set_extra_state(self, state: Tensor) -> None:
@@ -239,6 +248,12 @@ class DFCModel(TrainableModel):
                 f"{len(names)} sleep-phase noise generators {names}"
             )
         sim.set_rng_state(dict(zip(names, state.cpu(), strict=True)))
+
+    def set_noise_stream(self, stream: int) -> None:
+        """Re-seed the sleep phase's apical noise (drawn per sample, DFC.md §1.2) with
+        ``op seed + stream`` (data-parallel training: one stream per process)."""
+        if self.has_feedback_phase:
+            self._sleep_simulator().manual_seed(stream)
 
     def _sleep_simulator(self):  # noqa: ANN202 (TorchSimulator; avoids an import cycle)
         from neurosim.models.dfc.simulation import phase_circuit

@@ -8,24 +8,8 @@ their feedback matrices are obtained (recirculation_pinv.md §2.4, open choices)
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
-
 from neurosim.models.baselines.config import BaselineConfig
-
-
-def _check_number(cfg: object, key: str, value: Any, minimum: float, strict: bool) -> None:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-    ok = ok and (value > minimum if strict else value >= minimum)
-    if not ok:
-        bound = f"> {minimum:g}" if strict else f">= {minimum:g}"
-        raise ValueError(f"{type(cfg).__name__}: {key} must be a number {bound}, got {value!r}")
-
-
-def _check_count(cfg: object, key: str, value: Any, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(
-            f"{type(cfg).__name__}: {key} must be an integer >= {minimum}, got {value!r}"
-        )
+from neurosim.models.config_checks import check_range
 
 
 @dataclass(frozen=True)
@@ -59,11 +43,11 @@ class RFConfig(BaselineConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _check_number(self, "lr_feedback", self.lr_feedback, 0.0, strict=True)
-        _check_number(self, "noise_sigma", self.noise_sigma, 0.0, strict=True)
-        _check_count(self, "noise_batch", self.noise_batch, 1)
-        _check_count(self, "feedback_steps", self.feedback_steps, 0)
-        _check_count(self, "track_steps", self.track_steps, 0)
+        check_range(self, "lr_feedback", 0.0, why="eta_B of the noise-driven rule")
+        check_range(self, "noise_sigma", 0.0, why="standard deviation of the noise")
+        check_range(self, "noise_batch", 1, inclusive=True, why="noise samples per step")
+        for name in ("feedback_steps", "track_steps"):
+            check_range(self, name, 0, inclusive=True, why="noise steps per batch")
         if self.feedback_steps == 0 and self.track_steps == 0:
             raise ValueError(
                 "RFConfig: feedback_steps and track_steps are both 0, so the feedback "
@@ -83,4 +67,4 @@ class RFExactConfig(BaselineConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _check_number(self, "damping", self.damping, 0.0, strict=False)
+        check_range(self, "damping", 0.0, inclusive=True, why="0: the exact pinv")

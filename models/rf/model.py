@@ -52,9 +52,28 @@ from neurosim.models.registry import register
 from neurosim.models.rf.config import RFConfig, RFExactConfig
 from neurosim.models.rf.feedback import FeedbackLearner
 from neurosim.models.rf.penrose import RESIDUALS, penrose_residuals
+from neurosim.training.metric_labels import MetricLabel, register_metric_label
 
 #: metric key of each Penrose residual
 _KEYS = {k: k if k == "pinv_dist" else f"penrose_{k}" for k in RESIDUALS}
+
+_PENROSE_CONDITIONS = {
+    "r1": "B_l against W_l: Penrose 1, ||W B W - W|| / ||W||",
+    "r2": "B_l against W_l: Penrose 2, ||B W B - B|| / ||B||",
+    "r3": "B_l against W_l: Penrose 3, ||(W B)^T - W B|| / ||W B||",
+    "r4": "B_l against W_l: Penrose 4, ||(B W)^T - B W|| / ||B W||",
+}
+for _r, _panel in _PENROSE_CONDITIONS.items():
+    register_metric_label(
+        f"penrose_{_r}", MetricLabel(_panel, "relative Frobenius residual", log=True)
+    )
+register_metric_label(
+    "pinv_dist",
+    MetricLabel("B_l against W_l: distance to pinv(W_l)", "||B - W⁺|| / ||W⁺||", log=True),
+)
+register_metric_label(
+    "angle_pinv", MetricLabel("angle to the exact-pinv feedback update", "angle (degrees)")
+)
 
 
 def ridge_inverse(W: Tensor, damping: float = 0.0) -> Tensor:

@@ -14,11 +14,15 @@ def register(subparsers) -> None:
     fmt = argparse.ArgumentDefaultsHelpFormatter
     parser = subparsers.add_parser(
         "data", help="list, fetch and describe data sets", formatter_class=fmt,
-        description="Data sets are verified by SHA-256 and cached; see neurosim.data.files.",
+        description="Data sets are verified against published checksums and cached; a "
+        "directory you name is only read. See neurosim.data.files.",
     )  # fmt: skip
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     names = list(list_datasets())
-    dir_help = "directory to search first and to store files in; None: $NEUROSIM_DATA, else cache"
+    dir_help = (
+        "directory to search first, read-only to neurosim (fetched files go to the cache); "
+        "None: $NEUROSIM_DATA, else only the cache"
+    )
 
     actions.add_parser("list", help="list the data sets", formatter_class=fmt).set_defaults(
         func=run_list
@@ -31,7 +35,9 @@ def register(subparsers) -> None:
     p_fetch.set_defaults(func=run_fetch)
 
     p_info = actions.add_parser(
-        "info", help="sizes, class counts, checksums, location", formatter_class=fmt
+        "info",
+        help="sizes, class counts, checksums, location (a query: changes nothing)",
+        formatter_class=fmt,
     )
     p_info.add_argument("name", choices=names, help="data set")
     p_info.add_argument("--data-dir", default=None, help=dir_help)

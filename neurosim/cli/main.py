@@ -2,8 +2,10 @@
 
 Each module ``neurosim/cli/<name>.py`` exposes ``register(subparsers)``, which adds
 its parser and sets ``func`` (called with the parsed arguments, returning an exit
-code or None). Modules are imported one by one and tolerantly: a missing or broken
-module is listed in ``--help`` as unavailable with the reason, and the others work.
+code or None); a subcommand that sets ``passes_unknown_options=True`` receives the
+options it does not know in ``args.script_args`` instead of an error. Modules are
+imported one by one and tolerantly: a missing or broken module is listed in ``--help``
+as unavailable with the reason, and the others work.
 """
 
 from __future__ import annotations
@@ -11,11 +13,12 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import warnings
 from collections.abc import Sequence
 
 from neurosim.data.types import DataError
 
-SUBCOMMANDS = ("data", "train", "simulate", "bench")
+SUBCOMMANDS = ("data", "train", "simulate", "bench", "sweep", "compare")
 
 
 def _version() -> str:
@@ -65,10 +68,30 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _format_warning(message, category, filename, lineno, line=None) -> str:  # noqa: ANN001
+    """neurosim's own warnings as one line for command-line users (others unchanged)."""
+    if category.__module__.startswith("neurosim"):
+        return f"neurosim: warning ({category.__name__}): {message}\n"
+    return _default_format(message, category, filename, lineno, line)
+
+
+_default_format = warnings.formatwarning
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
+    previous, warnings.formatwarning = warnings.formatwarning, _format_warning
+    try:
+        return _main(argv)
+    finally:
+        warnings.formatwarning = previous
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
+    if extra and getattr(args, "passes_unknown_options", False):
+        args.script_args, extra = extra, []  # e.g. neurosim bench NAME --threads 1
     if extra and not getattr(args, "unavailable", False):
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     func = getattr(args, "func", None)

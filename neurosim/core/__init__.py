@@ -1,6 +1,11 @@
 """Frontend objects: descriptions only (no torch, no brian2)."""
 
-from neurosim.core.errors import ValidationError
+from neurosim.core.errors import (
+    PrecisionWarning,
+    SimulationDivergedError,
+    TimeStepWarning,
+    ValidationError,
+)
 from neurosim.core.init import (
     Constant,
     Given,
@@ -14,12 +19,18 @@ from neurosim.core.network import Network
 from neurosim.core.population import Input, Node, Population
 from neurosim.core.probe import Probe
 from neurosim.core.projection import Projection
-from neurosim.core.rules import AntiHebbianFeedbackRule, DendriticPredictionRule, PlasticityRule
+from neurosim.core.rules import (
+    AntiHebbianFeedbackRule,
+    DendriticPredictionRule,
+    ErrorDrivenRule,
+    PlasticityRule,
+)
 
 __all__ = [
     "AntiHebbianFeedbackRule",
     "Constant",
     "DendriticPredictionRule",
+    "ErrorDrivenRule",
     "Given",
     "Identity",
     "Input",
@@ -28,8 +39,11 @@ __all__ = [
     "Normal",
     "PlasticityRule",
     "Population",
+    "PrecisionWarning",
     "Probe",
     "Projection",
+    "SimulationDivergedError",
+    "TimeStepWarning",
     "ValidationError",
     "WeightInit",
     "XavierNormal",

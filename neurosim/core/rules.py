@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from neurosim.core.errors import check_choice, check_positive
+from neurosim.core.errors import ValidationError, check_choice, check_positive
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,41 @@ class AntiHebbianFeedbackRule(PlasticityRule):
         check_positive(self, "beta", self.beta, allow_zero=True)
 
 
+@dataclass(frozen=True)
+class ErrorDrivenRule(PlasticityRule):
+    """An online outer-product rule driven by an error signal (autapse_rnn_fa.md §2.1):
+
+    .. math::
+        \\frac{dW}{dt} = -\\eta\\, m(t)\\, p(t)^T, \\qquad \\frac{db}{dt} = -\\eta\\, m(t),
+
+    with ``m`` the output of node ``error`` (size ``n_post``) and ``p`` the output of
+    node ``trace`` (size ``n_pre``; default: the projection's presynaptic node). Every
+    step contributes (dt = 1: one step adds ``-eta m p^T``), no derivative of the
+    activation and no unrolling in time.
+
+    * Delta rule of a readout ``V`` into an error population ``e``: ``error="e"``,
+      ``trace=None`` gives ``dV = -eta e o^T``, ``dc = -eta e``.
+    * Autapse rule (Wang, Gray & Banerjee eq. 9-10, corrected): ``error`` a population
+      carrying ``B e(t)``, ``trace`` the :class:`~neurosim.circuits.AutapseIntegrator`
+      of the presynaptic rates, ``dW = -eta (B e) k^T``.
+
+    ``eta`` is part of the rule, so simulators run it with ``lr=1``.
+    """
+
+    error: str = ""
+    trace: str | None = None
+    eta: float = 0.01
+
+    def __post_init__(self) -> None:
+        for attr in ("error", "trace"):
+            value = getattr(self, attr)
+            if (value is not None or attr == "error") and (not isinstance(value, str) or not value):
+                raise ValidationError(
+                    "ErrorDrivenRule", attr, value, "is not a node name", "give the node's name"
+                )
+        check_positive(self, "eta", self.eta)
+
+
 RULES: dict[str, type[PlasticityRule]] = {
-    cls.__name__: cls for cls in (DendriticPredictionRule, AntiHebbianFeedbackRule)
+    cls.__name__: cls for cls in (DendriticPredictionRule, AntiHebbianFeedbackRule, ErrorDrivenRule)
 }

@@ -142,9 +142,13 @@ def _bouncing_ball_dataset(
     render: str = "coords",
     frame_size: int = 16,
     radius: float = 0.1,
+    speed: tuple[float, float] = (0.02, 0.06),
     seed: int | None = None,
 ) -> Dataset:
     """Bouncing-ball sequence prediction: inputs at step t, targets at step t + horizon.
+
+    ``speed``: range of the (constant) ball speeds in box units per step; give equal
+    bounds for one speed.
 
     ``render="coords"`` gives rows of ``2 * n_balls`` coordinates; ``"frames"`` gives
     flattened ``frame_size**2`` images. ``meta["sequence_shape"][part]`` is
@@ -157,7 +161,9 @@ def _bouncing_ball_dataset(
     for k, (part, n) in enumerate((("train", n_train), ("val", val_size), ("test", n_test))):
         if n == 0:
             continue
-        pos = bouncing_balls(n, n_steps, n_balls, radius=radius, seed=seed + 7919 * k)
+        pos = bouncing_balls(
+            n, n_steps, n_balls, radius=radius, speed=tuple(speed), seed=seed + 7919 * k
+        )
         seq = render_frames(pos, frame_size, radius=radius) if render == "frames" else pos
         seq = seq.reshape(n, n_steps, -1)
         parts[part] = Split(*prediction_pairs(seq, horizon))
@@ -178,9 +184,11 @@ def _bouncing_ball_dataset(
 
 
 def fetch(name: str, data_dir: str | Path | None = None) -> list[Path]:
-    """Ensure the files of ``name`` are present and verified; return their paths.
+    """Ensure verified files of ``name`` are present; return their paths.
 
-    Synthetic sets have no files: the result is an empty list.
+    Files in ``data_dir`` (read-only to neurosim) are used in place when they verify;
+    anything missing or failing there is fetched into neurosim's cache. Synthetic sets
+    have no files: the result is an empty list.
     """
     _check_name(name)
     if name not in IMAGE_SETS:
@@ -191,8 +199,10 @@ def fetch(name: str, data_dir: str | Path | None = None) -> list[Path]:
 def info(name: str, data_dir: str | Path | None = None, download: bool = False) -> dict[str, Any]:
     """Sizes, per-class counts, checksums and location of ``name``.
 
-    Image sets are read from local files only unless ``download``; a missing set raises
-    :class:`~neurosim.data.types.DataError` telling how to fetch it.
+    A query: nothing is written, deleted or fetched, unless ``download`` asks to
+    :func:`fetch` first. Image sets are read from local files; a missing or corrupt set
+    raises :class:`~neurosim.data.types.DataError` naming the bad files and saying to
+    run ``neurosim data fetch``.
     """
     _check_name(name)
     if name not in IMAGE_SETS:
@@ -206,7 +216,9 @@ def info(name: str, data_dir: str | Path | None = None, download: bool = False) 
             "target_size": int(ds.train.y.shape[1]),
             **{k: v for k, v in ds.meta.items() if k != "checksums"},
         }
-    arrays, meta = load_images(name, data_dir, download)
+    if download:
+        fetch(name, data_dir)
+    arrays, meta = load_images(name, data_dir, download=False, modify=False)
     n_classes = meta["n_classes"]
     return {
         "name": name,

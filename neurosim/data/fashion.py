@@ -16,7 +16,8 @@ convert it once:
    the rejection report. The conversion is deterministic: for the pinned package and
    seed 0 the SHA-256s are :data:`CONVERTED_SHA256`, which a fresh conversion must
    reproduce and every later load checks (a file that fails is deleted and the
-   package converted again).
+   package converted again; the conversion lives in neurosim's cache, and one left in
+   a user-named directory by an earlier neurosim is only read, never changed).
 """
 
 from __future__ import annotations
@@ -163,13 +164,14 @@ def convert_package(
 
 
 def cached_conversion(
-    out_dir: Path, expected_sha256: dict[str, str] | None = None
+    out_dir: Path, expected_sha256: dict[str, str] | None = None, modify: bool = True
 ) -> list[Path] | None:
     """The converted files if all four match their SHA-256, else None.
 
     The reference is ``expected_sha256`` when given (e.g. :data:`CONVERTED_SHA256`), else
     the SHA-256 recorded in the manifest at conversion. A file that fails is reported
-    with a :class:`CorruptFileWarning` and deleted.
+    with a :class:`CorruptFileWarning` and, with ``modify``, deleted (without: left
+    alone, e.g. for queries or outside the cache).
     """
     manifest = read_manifest(out_dir)
     paths = [out_dir / FASHION_OFFICIAL.files[role].filename for role in ROLES]
@@ -181,13 +183,16 @@ def cached_conversion(
         if not path.is_file():
             good = False
         elif expected is None or sha256_file(path) != expected:
+            action = "deleted it" if modify else "left it unchanged"
             warnings.warn(
                 f"{path}: does not match the SHA-256 recorded at conversion "
-                f"({expected}); deleted it and converting the npm package again.",
+                f"({expected}); {action}; the npm package is converted again into the cache "
+                "when data is loaded or fetched.",
                 CorruptFileWarning,
                 stacklevel=3,
             )
-            path.unlink()
+            if modify:
+                path.unlink()
             good = False
     return paths if good and "conversion" in manifest else None
 

@@ -3,15 +3,18 @@
 Locations
 ---------
 - ``data_dir`` (argument, CLI ``--data-dir``, or environment ``NEUROSIM_DATA``): a
-  directory the user names. Files are looked for in ``data_dir/`` and
-  ``data_dir/<name>/``; fetched files are stored in ``data_dir/<name>/``.
-- Otherwise the user cache: ``platformdirs.user_cache_dir("neurosim")/data/<name>/``
+  directory the user names. It is **read-only to neurosim**: files are looked for in
+  ``data_dir/`` and ``data_dir/<name>/`` and used in place; nothing there is ever
+  written, rewritten or deleted, so it may be read-only. It must be an existing
+  directory.
+- The user cache, neurosim's own: ``platformdirs.user_cache_dir("neurosim")/data/<name>/``
   (on Linux ``~/.cache/neurosim/data/<name>``); ``NEUROSIM_CACHE`` overrides the
-  ``.../data`` root.
+  ``.../data`` root. Fetched files are stored here, whether or not a ``data_dir`` is
+  named.
 
-Every directory we write keeps a ``manifest.json`` recording, per file, its SHA-256,
+The cache keeps a ``manifest.json`` per data set recording, per file, its SHA-256,
 how it was verified and where it came from, so a later corruption is detected even
-for files that have no published checksum.
+for files whose published checksum is that of the ``.gz``.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ from typing import Any
 
 from platformdirs import user_cache_dir
 
+from neurosim.data.types import DataError
+
 DATA_ENV = "NEUROSIM_DATA"
 CACHE_ENV = "NEUROSIM_CACHE"
 MANIFEST = "manifest.json"
@@ -37,16 +42,36 @@ def cache_root() -> Path:
 
 
 def user_data_dir(data_dir: str | Path | None) -> Path | None:
-    """The user-named directory: ``data_dir`` if given, else ``$NEUROSIM_DATA``, else None."""
+    """The user-named directory: ``data_dir`` if given, else ``$NEUROSIM_DATA``, else None.
+
+    Raises
+    ------
+    DataError
+        If the directory does not exist or is not a directory.
+    """
+    origin = "data_dir"
     if data_dir is None:
-        data_dir = os.environ.get(DATA_ENV) or None
-    return Path(data_dir).expanduser() if data_dir is not None else None
+        data_dir, origin = os.environ.get(DATA_ENV) or None, f"${DATA_ENV}"
+    if data_dir is None:
+        return None
+    path = Path(data_dir).expanduser()
+    if path.exists() and not path.is_dir():
+        raise DataError(
+            f"{origin} / --data-dir {path} is a file, not a directory; name the directory "
+            "that holds the IDX files (or leave it out to use neurosim's cache)"
+        )
+    if not path.exists():
+        raise DataError(
+            f"{origin} / --data-dir {path} does not exist; name an existing directory that "
+            "holds the IDX files (neurosim only reads it), or leave it out to use neurosim's "
+            f"cache {cache_root()}"
+        )
+    return path
 
 
-def store_dir(name: str, data_dir: str | Path | None) -> Path:
-    """Directory where verified files of data set ``name`` are kept."""
-    root = user_data_dir(data_dir)
-    return (root if root is not None else cache_root()) / name
+def store_dir(name: str) -> Path:
+    """neurosim's cache directory for data set ``name`` (the only place it writes data)."""
+    return cache_root() / name
 
 
 def sha256_bytes(data: bytes) -> str:

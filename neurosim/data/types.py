@@ -17,7 +17,13 @@ class IntegrityError(DataError):
 
 
 class CorruptFileWarning(UserWarning):
-    """A cached file failed verification and was deleted so it can be fetched again."""
+    """A file in neurosim's cache failed verification and was deleted so it can be
+    fetched again (only cache files neurosim wrote are ever deleted)."""
+
+
+class RejectedFileWarning(UserWarning):
+    """A file in a directory the user named failed verification: it was not used, and
+    left unchanged."""
 
 
 @dataclass

@@ -51,7 +51,11 @@ class HierarchyBuilder:
           pathway ``f{L} .. f{1}`` (populations of size n_i): ``Q{L}: ctrl.u -> f{L}``,
           ``Q{i}: f{i+1} -> f{i}``, and a fixed one-to-one ``A{i}: f{i} -> l{i}`` apical,
           so the effective direct feedback is ``Q_i Q_{i+1} ... Q_L``. The pathway is
-          updated before the layers (top down).
+          updated before the layers, top down, with either ``transmission``: App. H's
+          pathway is a fast linear network that delivers ``Q_i ... Q_L u`` of the
+          current control to every layer in the same step, exactly as direct feedback
+          with those products does (``transmission`` delays the layers' feedforward
+          path only, DFC App. E.1).
     tau_v, tau_apical, tau_basal, soma : soma/dendrite settings of every layer
         (:class:`~neurosim.circuits.PyramidalLayer`).
     spiking : None (rate somata), ``"poisson"`` or ``"lif"`` for every layer, or one
@@ -106,6 +110,14 @@ class HierarchyBuilder:
     name: str = "dfc"
 
     def __post_init__(self) -> None:
+        if isinstance(self.layer_sizes, (str, bytes)) or not hasattr(self.layer_sizes, "__len__"):
+            raise ValidationError(
+                "HierarchyBuilder",
+                "layer_sizes",
+                self.layer_sizes,
+                "is not a list of layer sizes",
+                "give a list of ints, e.g. [15, 10, 10, 5] (input size first)",
+            )
         sizes = list(self.layer_sizes)
         if len(sizes) < 2:
             raise ValidationError(
@@ -117,6 +129,7 @@ class HierarchyBuilder:
             )
         for i, n in enumerate(sizes):
             check_size(self, f"layer_sizes[{i}]", n)
+        self.layer_sizes = [int(n) for n in sizes]  # numpy integers become ints
         L = len(sizes) - 1
         if self.nonlinearities is None:
             self.nonlinearities = ["tanh"] * (L - 1) + ["linear"]
@@ -281,8 +294,13 @@ class HierarchyBuilder:
                 )
             )
         order = [layer.name for layer in layers]
-        order = self._add_feedback(net, ctrl) + order
-        net.order = order
+        path = self._add_feedback(net, ctrl)  # App. H pathway f{L} .. f{1}, top down
+        # delayed transmission reverses the node order (docs/design.md): list the pathway
+        # reversed after the layers then, so that it still runs first and top down
+        if self.transmission == "instantaneous":
+            net.order = path + order
+        else:
+            net.order = order + path[::-1]
         for var in self.probes:
             net.add(Probe(var))
         net.options = {"builder": "HierarchyBuilder", "feedback": self.feedback}

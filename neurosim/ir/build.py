@@ -26,11 +26,12 @@ from typing import Any
 
 import numpy as np
 
-from neurosim.core.errors import ValidationError
+from neurosim.core.errors import ValidationError, check_positive
 from neurosim.core.network import Network
 from neurosim.core.seeds import object_rng, object_seed
 from neurosim.ir.model import Model, Probe, Variable
 from neurosim.ir.ops import Op
+from neurosim.ir.stability import check_time_step
 
 _REGISTRY: dict[type, Callable[..., Lowered]] = {}
 _KIND_ORDER = ("input", "state", "current", "parameter")
@@ -155,11 +156,23 @@ def build(network: Network, dt: float = 0.02, name: str | None = None) -> Model:
     ----------
     network : the :class:`~neurosim.core.network.Network` (checked first, see
         :func:`neurosim.core.checks.check_network`).
-    dt : Euler step (dimensionless time).
+    dt : Euler step (dimensionless time); a finite number > 0. A
+        :class:`~neurosim.core.errors.TimeStepWarning` says when it comes close to
+        (``dt*leak/tau >= 0.8``) or exceeds a time constant of an Euler update
+        (:mod:`neurosim.ir.stability`).
     name : model name (default: the network's).
     """
-    if not isinstance(dt, (int, float)) or isinstance(dt, bool) or not dt > 0:
-        raise ValidationError("neurosim.build", "dt", dt, "is invalid", "give a float > 0")
+    if not isinstance(network, Network):
+        hint = " (call .build() on the builder first)" if hasattr(network, "build") else ""
+        raise ValidationError(
+            "neurosim.build",
+            "network",
+            network,
+            f"is a {type(network).__name__}, not a Network{hint}",
+            "give a neurosim.Network, e.g. neurosim.HierarchyBuilder(...).build() or "
+            "neurosim.load_circuit(path)[0]",
+        )
+    check_positive("neurosim.build", "dt", dt)
     network.check()
     ctx = BuildContext(network, float(dt))
     learn: list[Op] = []
@@ -187,7 +200,9 @@ def build(network: Network, dt: float = 0.02, name: str | None = None) -> Model:
         **network.options,
     }
     variables = {k: v for kind in _KIND_ORDER for k, v in ctx.variables.items() if v.kind == kind}
-    return Model(variables, init_ops, step_ops, float(dt), probes, meta)
+    model = Model(variables, init_ops, step_ops, float(dt), probes, meta)
+    check_time_step(model)
+    return model
 
 
 def _probe_var(target: str, network: Network) -> str:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from neurosim.core.errors import ValidationError
 from neurosim.core.population import Input, Population, compartment_var
 from neurosim.core.projection import Projection
-from neurosim.core.rules import AntiHebbianFeedbackRule, DendriticPredictionRule
+from neurosim.core.rules import AntiHebbianFeedbackRule, DendriticPredictionRule, ErrorDrivenRule
 from neurosim.ir.build import BuildContext, Lowered, lower, register
 from neurosim.ir.ops import Copy, DenseProjection, Integrate, LocalPlasticity, Nonlinearity
 
@@ -110,6 +111,40 @@ def lower_feedback_rule(
         pre=ctx.network.nodes[proj.pre].output,
         scale=-1.0,
         decay=rule.beta,
+        window="steps",
+    )
+    return Lowered(learn=[op])
+
+
+@register(ErrorDrivenRule)
+def lower_error_rule(rule: ErrorDrivenRule, ctx: BuildContext, proj: Projection) -> Lowered:
+    """``dW/dt = -eta m p^T`` (and ``db/dt = -eta m``) every step: a ``LocalPlasticity``
+    with ``post`` = the error node's output, ``pre`` = the trace node's output (default
+    the projection's presynaptic rates), ``scale = -eta``, window ``"steps"``."""
+    net, who = ctx.network, f"Projection '{proj.name}'"
+    n_post, n_pre = net.shape(proj)
+    ends = {"error": (rule.error, n_post, "post"), "trace": (rule.trace or proj.pre, n_pre, "pre")}
+    names = {}
+    for attr, (node, size, side) in ends.items():
+        if node not in net.nodes:
+            raise ValidationError(
+                who, f"rule.{attr}", node, "is not a node of the network",
+                f"name one of {sorted(net.nodes)}",
+            )  # fmt: skip
+        if net.nodes[node].size != size:
+            raise ValidationError(
+                who, f"rule.{attr}", node,
+                f"has {net.nodes[node].size} units but the projection's {side} side has {size}",
+                f"give a node of {size} units",
+            )  # fmt: skip
+        names[attr] = net.nodes[node].output
+    op = LocalPlasticity(
+        f"learn_{proj.name}",
+        weight=f"{proj.name}.W",
+        post=names["error"],
+        pre=names["trace"],
+        bias=f"{proj.name}.b" if proj.bias_init else None,
+        scale=-rule.eta,
         window="steps",
     )
     return Lowered(learn=[op])

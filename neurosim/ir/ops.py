@@ -270,8 +270,11 @@ class LocalPlasticity(Op):
 class SpikeSoma(UnaryOp):
     """Spiking output of a soma (brian2 biophysical variants; torch supports Poisson).
 
-    * ``model="poisson"``: spikes with probability ``max_rate * rate(src) * dt`` per
-      step, ``rate = phi(src)`` mapped to ``[0, 1]`` by ``(phi + offset) / span``.
+    * ``model="poisson"``: a spike per step with probability
+      ``p = min(1, max_rate * dt * clip(rho, 0, 1))``, ``rho = (phi(src) + offset) / span``
+      (``(offset, span)`` = ``(1, 2)`` for tanh, ``(0, 1)`` otherwise, or ``extra``):
+      the rate saturates at ``max_rate`` for an unbounded ``phi`` (relu, softplus, ...),
+      in both backends.
     * ``model="lif"``: integrate-and-fire on ``src`` with threshold, reset and
       refractory period ``tau_ref``.
 
@@ -295,3 +298,35 @@ class SpikeSoma(UnaryOp):
 
     def describe(self) -> str:
         return f"{self.dst} <- spikes[{self.model}]({self.fn}({self.src}))"
+
+
+@dataclass(frozen=True)
+class ErrorSignal(Op):
+    """Error neurons: ``out = gate * (prediction - target)``, elementwise.
+
+    The output error of an online learner (Wang, Gray & Banerjee, ``e(t) = y_hat(t) -
+    y(t)``; autapse_rnn_fa.md §2.1): ``prediction`` is the network's readout and
+    ``target`` a (usually time-varying) teacher signal, both per-sample variables of one
+    size. ``gate`` (optional, same size) multiplies the difference, e.g. a 0/1 mask of
+    the steps or coordinates on which there is something to learn; without it the gate
+    is 1. A plasticity op reading ``out`` is then an online rule with a gated error.
+
+    Reads ``prediction``, ``target`` (and ``gate``); writes ``out``.
+    """
+
+    prediction: str = ""
+    target: str = ""
+    out: str = ""
+    gate: str | None = None
+
+    @property
+    def reads(self) -> tuple[str, ...]:
+        return (self.prediction, self.target) + ((self.gate,) if self.gate else ())
+
+    @property
+    def writes(self) -> tuple[str, ...]:
+        return (self.out,)
+
+    def describe(self) -> str:
+        gate = f"{self.gate} * " if self.gate else ""
+        return f"{self.out} <- {gate}({self.prediction} - {self.target})"

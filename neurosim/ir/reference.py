@@ -3,10 +3,9 @@
 It is the ground truth of the IR-order tests and of the brian2 equivalence tests:
 each op runs in list order and reads current values, in float64 and without noise.
 A plasticity op samples at its position in the step, for the steps in its window
-(window "all" also at k = 0). A time-varying input ``(steps, batch, n)`` is read as the
-backends read it: row ``k - 1`` in step ``k``, row 0 in the init ops.
-``plasticity="accumulate"`` returns the mean update ``scale <f(post) - f(baseline),
-pre> - decay W``; ``"online"`` applies ``W += lr*dt*dW_k`` at each sample.
+(window "all" also at k = 0). ``plasticity="accumulate"`` returns the mean update
+``scale <f(post) - f(baseline), pre> - decay W``; ``"online"`` applies
+``W += lr*dt*dW_k`` at each sample.
 """
 
 from __future__ import annotations
@@ -16,6 +15,7 @@ import numpy as np
 from neurosim.ir import (
     Copy,
     DenseProjection,
+    ErrorSignal,
     Integrate,
     LocalPlasticity,
     Model,
@@ -34,7 +34,9 @@ PHI = {
 
 
 def simulate(model: Model, inputs: dict, steps: int, plasticity=None, lr: float = 0.0, params=None):
-    """Init and ``steps`` Euler steps of ``model`` on ``inputs`` (var -> (batch, n)).
+    """Init and ``steps`` Euler steps of ``model`` on ``inputs`` (var -> (batch, n);
+    a time-varying input ``(rows, batch, n)``: the init ops read row 0, step ``k`` row
+    ``k - 1``, as both backends do).
 
     Returns ``(traces, updates, params)``: every non-parameter variable's
     ``(steps + 1, batch, n)`` trace, the plasticity updates by parameter name, and the
@@ -45,13 +47,19 @@ def simulate(model: Model, inputs: dict, steps: int, plasticity=None, lr: float 
         raise ValueError(f"numpy reference: ops {noisy} are noisy; it simulates noise-free models")
     P = {v.name: np.array(v.value, float) for v in model.of_kind("parameter")}
     P.update({k: np.array(v, float) for k, v in (params or {}).items()})
-    batch = next(iter(inputs.values())).shape[-2] if inputs else 1
+    rows = {k: np.asarray(v, float) for k, v in inputs.items()}
+    timed = {k for k in rows if model.variables[k].time_varying}
+    for k in timed:
+        if rows[k].ndim != 3 or rows[k].shape[0] < max(steps, 1):
+            raise ValueError(
+                f"numpy reference: time-varying input '{k}' has shape {rows[k].shape}; "
+                f"give (rows >= {max(steps, 1)}, batch, n): step k reads row k - 1"
+            )
+    batch = next(iter(rows.values())).shape[-2] if rows else 1
     S = {
         v.name: np.zeros((batch, v.size)) for v in model.variables.values() if v.kind != "parameter"
     }
-    S.update({k: np.asarray(v, float) for k, v in inputs.items()})
-    rows = {k: S.pop(k) for k in list(S) if model.variables[k].time_varying}
-    S.update({k: r[0] for k, r in rows.items()})
+    S.update({k: v[0] if k in timed else v for k, v in rows.items()})
     T = steps + 1
     acc = {}
     W0 = {k: v.copy() for k, v in P.items()}
@@ -99,6 +107,8 @@ def simulate(model: Model, inputs: dict, steps: int, plasticity=None, lr: float 
             else:
                 p = np.exp(r) / np.exp(r).sum(-1, keepdims=True)
                 S[op.out] = r - op.lam * (p - y)
+        elif isinstance(op, ErrorSignal):
+            S[op.out] = (S[op.prediction] - S[op.target]) * (S[op.gate] if op.gate else 1.0)
         elif isinstance(op, LocalPlasticity):
             if plasticity is not None and k > 0:
                 learn(op, k)
@@ -113,7 +123,8 @@ def simulate(model: Model, inputs: dict, steps: int, plasticity=None, lr: float 
                 learn(op, 0)
     traces = {name: [S[name].copy()] for name in S}
     for k in range(1, T):
-        S.update({name: r[k - 1] for name, r in rows.items()})
+        for name in timed:
+            S[name] = rows[name][k - 1]
         for op in model.step_ops:
             run(op, k)
         for name in S:

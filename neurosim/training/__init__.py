@@ -11,6 +11,8 @@ from neurosim.training.config import (
 )
 from neurosim.training.divergence import TrainingDivergedError
 from neurosim.training.loop import train
+from neurosim.training.resources import TrainingMemoryError
+from neurosim.training.rundir import RunDirectoryError
 from neurosim.training.tasks import TASKS, TaskSpec
 
 __all__ = [
@@ -18,9 +20,11 @@ __all__ = [
     "CheckpointError",
     "ConfigError",
     "RunConfig",
+    "RunDirectoryError",
     "Schedule",
     "TaskSpec",
     "TrainingDivergedError",
+    "TrainingMemoryError",
     "default_config",
     "load_checkpoint",
     "load_config",

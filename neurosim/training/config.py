@@ -13,13 +13,18 @@ Schema (``models/configs/{dataset}/{model}.yaml``)::
     device: cpu            # cpu | cuda | cuda:N
     threads: null          # torch intra-op threads while training (null: torch's setting)
     diagnostics: false     # call model.diagnostics() each epoch
-    data_dir: null         # neurosim.data cache directory (null: its default)
+    data_dir: null         # directory searched first for data files (read-only; null: none)
+    divergence_factor: 1000.0  # stop when the smoothed loss grows this much (null: off)
     schedule: {epochs_fb: 0, extra_fb_epochs: 0}   # DFC App. F.2 / DFC.md §1.8
     params: {...}          # model hyperparameters, validated by the model's Config
+    data_options: {}       # data set options over the task's defaults (e.g. horizon)
 
 Only safe YAML is read (``yaml.safe_load``). Unknown keys at the top level or in
 ``schedule`` raise an error naming the key and the allowed ones; unknown keys in
-``params`` are rejected by the model's own Config dataclass.
+``params`` are rejected by the model's own Config dataclass. Every value is checked
+for its type and range; an error names the key, the value, what is expected and the
+fix (:class:`ConfigError`). ``divergence_factor``: see
+:mod:`neurosim.training.divergence`.
 """
 
 from __future__ import annotations
@@ -93,17 +98,20 @@ class RunConfig:
     threads: int | None = None
     diagnostics: bool = False
     data_dir: str | None = None
+    divergence_factor: float | None = 1000.0
     schedule: Schedule = field(default_factory=Schedule)
     params: dict[str, Any] = field(default_factory=dict)
+    data_options: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not isinstance(self.model, str) or not self.model:
             raise ConfigError(f"RunConfig: model must be a model name, got {self.model!r}")
-        get_task_spec_checked(self.dataset)
-        _check_int("epochs", self.epochs, minimum=0)
+        spec = get_task_spec_checked(self.dataset)
+        _check_int("epochs", self.epochs, minimum=1)
         _check_int("batch_size", self.batch_size, minimum=1)
         _check_int("seed", self.seed, minimum=0)
         _check_int("val_size", self.val_size, minimum=0)
+        _check_val_size(self.val_size, spec)
         if self.subset is not None:
             _check_int("subset", self.subset, minimum=1)
         if self.dtype not in DTYPES:
@@ -118,10 +126,37 @@ class RunConfig:
             raise ConfigError(
                 f"RunConfig: diagnostics must be true/false, got {self.diagnostics!r}"
             )
+        if self.data_dir is not None and not isinstance(self.data_dir, str):
+            raise ConfigError(
+                f"RunConfig: data_dir must be a directory path or null, got {self.data_dir!r}"
+            )
+        factor = self.divergence_factor
+        if factor is not None and (
+            isinstance(factor, bool) or not isinstance(factor, (int, float)) or not factor > 1
+        ):
+            raise ConfigError(
+                f"RunConfig: divergence_factor={factor!r}; expected a number > 1 (the allowed "
+                "growth of the smoothed loss over its minimum, default 1000) or null to "
+                "switch the growth check off"
+            )
         if isinstance(self.schedule, dict):
             object.__setattr__(self, "schedule", _from_mapping(Schedule, self.schedule, "schedule"))
+        if not isinstance(self.schedule, Schedule):
+            raise ConfigError(
+                f"RunConfig: schedule={self.schedule!r} ({type(self.schedule).__name__}); "
+                "expected a mapping such as {epochs_fb: 0, extra_fb_epochs: 0}; write the "
+                "keys out"
+            )
         if not isinstance(self.params, dict):
-            raise ConfigError(f"RunConfig: params must be a mapping, got {self.params!r}")
+            raise ConfigError(
+                f"RunConfig: params={self.params!r}; expected a mapping of model "
+                "hyperparameters such as {lr: 1.0e-4, size_hidden: [256, 256]}"
+            )
+        if not isinstance(self.data_options, dict):
+            raise ConfigError(
+                f"RunConfig: data_options={self.data_options!r}; expected a mapping of data "
+                "set options such as {horizon: 5}"
+            )
 
     # -- derived ----------------------------------------------------------------
     def model_params(self) -> dict[str, Any]:
@@ -140,6 +175,7 @@ class RunConfig:
         """Plain mapping (YAML-serialisable) of the configuration."""
         out = dataclasses.asdict(self)
         out["params"] = _plain(self.params)
+        out["data_options"] = _plain(self.data_options)
         return out
 
     def save(self, path: str | Path) -> None:
@@ -226,8 +262,9 @@ def _from_mapping(cls: type, data: dict[str, Any], source: str) -> Any:
             kwargs.pop("schedule", None)
         elif isinstance(kwargs["schedule"], dict):
             kwargs["schedule"] = _from_mapping(Schedule, kwargs["schedule"], f"{source}: schedule")
-        if kwargs.get("params") is None:
-            kwargs.pop("params", None)
+        for key in ("params", "data_options"):
+            if kwargs.get(key) is None:
+                kwargs.pop(key, None)
     try:
         return cls(**kwargs)
     except ConfigError as err:
@@ -236,7 +273,20 @@ def _from_mapping(cls: type, data: dict[str, Any], source: str) -> Any:
 
 def _check_int(name: str, value: Any, minimum: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigError(f"RunConfig: {name} must be an integer >= {minimum}, got {value!r}")
+        raise ConfigError(
+            f"RunConfig: {name} must be an integer >= {minimum}, got {value!r}; "
+            f"write a whole number such as {max(minimum, 1)}"
+        )
+
+
+def _check_val_size(val_size: int, spec: TaskSpec) -> None:
+    """``val_size`` within what the task's data set allows (:attr:`TaskSpec.max_val_size`)."""
+    limit = spec.max_val_size
+    if limit is not None and val_size > limit:
+        raise ConfigError(
+            f"RunConfig: val_size={val_size} exceeds the {limit} validation samples dataset "
+            f"{spec.name!r} allows ({spec.val_size_note}); lower val_size (0: no validation)"
+        )
 
 
 def _plain(value: Any) -> Any:

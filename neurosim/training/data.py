@@ -19,6 +19,7 @@ from torch import Tensor
 
 from neurosim.models.base import Task
 from neurosim.training.config import RunConfig
+from neurosim.training.sequences import data_options, to_sequences
 from neurosim.training.tasks import TaskSpec, get_task_spec
 
 
@@ -56,6 +57,7 @@ def load_for_config(cfg: RunConfig, download: bool = True) -> Any:
         val_size=cfg.val_size,
         split_seed=42,
         download=download,
+        **data_options(spec, cfg.data_options),
     )
 
 
@@ -70,7 +72,9 @@ def prepare_data(dataset: Any, cfg: RunConfig, device: torch.device) -> Training
     """
     spec = get_task_spec(cfg.dataset)
     dtype = getattr(torch, cfg.dtype)
-    train = _split(dataset.train, spec, dtype, device)
+    # sequence tasks: (sequences, steps, features), so batches and subsets are trajectories
+    shapes = dataset.meta["sequence_shape"] if spec.sequence else {}
+    train = _split(dataset.train, spec, dtype, device, shapes.get("train"))
     if cfg.subset is not None:
         if cfg.subset > len(train):
             raise ValueError(
@@ -78,11 +82,11 @@ def prepare_data(dataset: Any, cfg: RunConfig, device: torch.device) -> Training
                 f"{cfg.dataset!r}; use a smaller --subset"
             )
         train = TensorSplit(train.X[: cfg.subset], train.Y[: cfg.subset])
-    val = _split(dataset.val, spec, dtype, device) if dataset.val is not None else None
+    val = _split(dataset.val, spec, dtype, device, shapes.get("val")) if dataset.val else None
     if val is not None and len(val) == 0:
         val = None
-    test = _split(dataset.test, spec, dtype, device)
-    n_in = int(train.X.shape[1])
+    test = _split(dataset.test, spec, dtype, device, shapes.get("test"))
+    n_in = int(train.X.shape[-1])
     if spec.kind == "classification":
         meta_classes = dict(getattr(dataset, "meta", {}) or {}).get("n_classes")
         n_out = int(meta_classes) if meta_classes else int(train.Y.max()) + 1
@@ -93,13 +97,15 @@ def prepare_data(dataset: Any, cfg: RunConfig, device: torch.device) -> Training
                     f"[{int(split.Y.min())}, {int(split.Y.max())}]"
                 )
     else:
-        n_out = int(train.Y.shape[1])
+        n_out = int(train.Y.shape[-1])
     task = Task(kind=spec.kind, n_in=n_in, n_out=n_out)
     meta = dict(getattr(dataset, "meta", {}) or {})
     return TrainingData(task=task, spec=spec, train=train, val=val, test=test, meta=meta)
 
 
-def _split(split: Any, spec: TaskSpec, dtype: torch.dtype, device: torch.device) -> TensorSplit:
+def _split(
+    split: Any, spec: TaskSpec, dtype: torch.dtype, device: torch.device, shape: Any = None
+) -> TensorSplit:
     X = torch.as_tensor(np.asarray(split.X)).to(device=device, dtype=dtype)
     if spec.autoencoder:
         return TensorSplit(X, X)
@@ -113,7 +119,8 @@ def _split(split: Any, spec: TaskSpec, dtype: torch.dtype, device: torch.device)
         return TensorSplit(X, y.to(device=device, dtype=torch.int64))
     if y.ndim == 1:
         y = y[:, None]
-    return TensorSplit(X, y.to(device=device, dtype=dtype))
+    y = y.to(device=device, dtype=dtype)
+    return TensorSplit(*to_sequences(X, y, shape)) if shape is not None else TensorSplit(X, y)
 
 
 def n_batches(n: int, batch_size: int) -> int:

@@ -52,6 +52,15 @@ def _jsonable(rec: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def schedule_position(rec: dict[str, Any], n_pretrain: int) -> int:
+    """Position of a record on the run's one epoch axis: training epoch ``e`` at ``e``,
+    feedback pre-training epoch ``k`` of ``n_pretrain`` at ``k - n_pretrain`` (``<= 0``).
+    Used by the plots and as the TensorBoard step."""
+    if rec.get("phase") == "pretrain":
+        return int(rec["pretrain_epoch"]) - n_pretrain
+    return int(rec["epoch"])
+
+
 def summarize(records: list[dict[str, Any]], kind: str) -> dict[str, Any]:
     """Best-validation summary of the training epochs in ``records``.
 

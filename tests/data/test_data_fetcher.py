@@ -10,13 +10,7 @@ import numpy as np
 import pytest
 from data_helpers import FILENAMES, idx_set_for, small_arrays, write_set
 
-from neurosim.data.fetcher import (
-    VERIFIED_GZ_MD5,
-    VERIFIED_PUBLISHED,
-    VERIFIED_STRUCTURE,
-    FileSpec,
-    ensure_files,
-)
+from neurosim.data.fetcher import VERIFIED_GZ, VERIFIED_PUBLISHED, FileSpec, ensure_files
 from neurosim.data.files import read_manifest, sha256_file
 from neurosim.data.idx import LABELS_MAGIC, encode_idx, read_idx
 from neurosim.data.sources import LocalDir, Mirror, NpmPackage, SourceError, sri_sha512
@@ -98,32 +92,42 @@ def test_unreachable_mirror_fails_fast(tmp_path):
     assert time.perf_counter() - start < 5
 
 
-def test_gz_md5_and_structure_only_verification(tmp_path):
+def _gz_spec(blob: bytes, **over) -> FileSpec:
+    sums = {"gz_sha256": hashlib.sha256(blob).hexdigest(), "gz_md5": hashlib.md5(blob).hexdigest()}
+    return FileSpec("lab", LABELS_MAGIC, **{**sums, **over})
+
+
+def test_gz_checksums_and_unverifiable_files_are_refused(tmp_path):
+    """Fashion-MNIST's authors publish checksums of the .gz only: the .gz must match
+    both; a decompressed copy, or a file with no published checksum, is refused."""
     labels = encode_idx(np.arange(20, dtype=np.uint8) % 10)
     blob = gzip.compress(labels)
     (tmp_path / "src").mkdir()
     (tmp_path / "src" / "lab.gz").write_bytes(blob)
-    spec = FileSpec("lab", LABELS_MAGIC, gz_md5=hashlib.md5(blob).hexdigest())
-    ensure_files("x", [spec], tmp_path / "s1", [LocalDir(tmp_path / "src")])
-    assert read_manifest(tmp_path / "s1")["lab"]["verified"] == VERIFIED_GZ_MD5
-    wrong = FileSpec("lab", LABELS_MAGIC, gz_md5="0" * 32)
-    with pytest.raises(DataError, match="MD5"):
-        ensure_files("x", [wrong], tmp_path / "s2", [LocalDir(tmp_path / "src")])
+    ensure_files("x", [_gz_spec(blob)], tmp_path / "s1", [LocalDir(tmp_path / "src")])
+    assert read_manifest(tmp_path / "s1")["lab"]["verified"] == VERIFIED_GZ
+    for wrong in (_gz_spec(blob, gz_md5="0" * 32), _gz_spec(blob, gz_sha256="0" * 64)):
+        with pytest.raises(DataError, match="MD5|SHA-256"):
+            ensure_files("x", [wrong], tmp_path / "s2", [LocalDir(tmp_path / "src")])
     (tmp_path / "raw").mkdir()
     (tmp_path / "raw" / "lab").write_bytes(labels)
-    ensure_files("x", [wrong], tmp_path / "s3", [LocalDir(tmp_path / "raw")])
-    assert read_manifest(tmp_path / "s3")["lab"]["verified"] == VERIFIED_STRUCTURE
+    with pytest.raises(DataError, match="only the original lab.gz has a published checksum"):
+        ensure_files("x", [_gz_spec(blob)], tmp_path / "s3", [LocalDir(tmp_path / "raw")])
+    with pytest.raises(DataError, match="no published checksum"):
+        ensure_files("x", [FileSpec("lab", LABELS_MAGIC)], tmp_path / "s4",
+                     [LocalDir(tmp_path / "raw")])  # fmt: skip
 
 
-def test_recorded_checksum_protects_files_without_published_one(tmp_path):
+def test_recorded_checksum_protects_cache_copies_of_gz_verified_files(tmp_path):
     labels = encode_idx(np.arange(20, dtype=np.uint8) % 10)
+    blob = gzip.compress(labels)
     (tmp_path / "src").mkdir()
-    (tmp_path / "src" / "lab").write_bytes(labels)
-    spec = FileSpec("lab", LABELS_MAGIC)
-    store = tmp_path / "store"
+    (tmp_path / "src" / "lab.gz").write_bytes(blob)
+    spec, store = _gz_spec(blob), tmp_path / "store"
     (path,) = ensure_files("x", [spec], store, [LocalDir(tmp_path / "src")])
+    assert path.read_bytes() == labels  # stored uncompressed, its SHA-256 recorded
     path.write_bytes(labels[:-1] + b"\x03")
-    with pytest.warns(CorruptFileWarning, match="recorded|expected"):
+    with pytest.warns(CorruptFileWarning, match="expected"):
         ensure_files("x", [spec], store, [LocalDir(tmp_path / "src")])
     assert path.read_bytes() == labels
 

@@ -110,7 +110,7 @@ def test_noise_driven_feedback_learns_the_pseudoinverses():
     [
         (RFConfig, {"lr_feedback": 0.0}, ["RFConfig", "lr_feedback", "> 0", "0.0"]),
         (RFConfig, {"noise_sigma": -1}, ["noise_sigma", "-1"]),
-        (RFConfig, {"noise_batch": 0}, ["noise_batch", "integer >= 1"]),
+        (RFConfig, {"noise_batch": 0}, ["noise_batch", ">= 1"]),
         (RFConfig, {"track_steps": 1.5}, ["track_steps", "1.5"]),
         (RFConfig, {"feedback_steps": 0, "track_steps": 0}, ["never be learned"]),
         (RFConfig, {"damping": 0.1}, ["unknown parameter", "damping"]),

@@ -20,8 +20,11 @@ def test_train_then_resume(tmp_path, capsys):
     argv = ["train", "--model", "bp", "--dataset", "mnist", "--epochs", "1", "--out", str(out),
             "--batch-size", "32", "--seed", "5", "--dtype", "float32", "--no-progress"]  # fmt: skip
     assert main(argv) == 0
-    text = capsys.readouterr().out
+    captured = capsys.readouterr()
+    text = captured.out
     assert "bp on mnist: 1 epochs" in text and "test accuracy" in text
+    assert "epoch 1/1 (train): train loss" in text  # the epoch line, bars off
+    assert "epoch 1/1 forward" not in captured.err
     assert str(out / "metrics.jsonl") in text and str(out / "learning_curves.png") in text
     # resume from the run directory alone, with more epochs
     assert main(["train", "--out", str(out), "--resume", "--epochs", "2", "--no-progress"]) == 0
@@ -81,3 +84,33 @@ def test_threads_flag_sets_torch_threads_during_training(tmp_path, monkeypatch):
     assert seen and set(seen) == {want}
     assert torch.get_num_threads() == before
     assert f"threads: {want}" in (tmp_path / "run" / "config.yaml").read_text()
+
+
+def _train_parser():
+    from neurosim.cli.main import build_parser
+
+    sub = build_parser()._subparsers._group_actions[0]
+    return sub.choices["train"]
+
+
+def test_help_shows_the_effective_defaults(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "1000")  # one line per option
+    with pytest.raises(SystemExit) as exit_:
+        main(["train", "--help"])
+    assert exit_.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())  # undo the line wrapping
+    assert "None" not in text
+    assert "the paper's config models/configs/DATASET/MODEL.yaml" in text
+    assert "the config's seed: 42 in every paper config" in text
+    assert (
+        "the config's epochs: 100 in the paper configs; 25 for mnist-autoencoder; "
+        "300 for student-teacher" in text
+    )
+    assert "the config's dtype: float64 in every paper config" in text
+    assert "the config's batch_size: 128 in every paper config" in text
+    assert "bars only when stderr is a terminal" in text
+    parser = _train_parser()
+    formatter = parser._get_formatter()
+    for action in parser._actions:
+        if action.dest != "help":
+            assert "(default: " in formatter._get_help_string(action), action.dest

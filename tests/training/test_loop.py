@@ -108,7 +108,7 @@ def test_resume_rejects_a_changed_config(tmp_path, toy):
 def test_refuses_to_overwrite_and_to_resume_nothing(tmp_path, toy):
     out = tmp_path / "run"
     train(base_config("bp", epochs=1), out, dataset=toy, progress=False)
-    with pytest.raises(FileExistsError, match="--resume"):
+    with pytest.raises(FileExistsError, match="resume=True"):
         train(base_config("bp", epochs=1), out, dataset=toy, progress=False)
     with pytest.raises(Exception, match="no checkpoint.pt"):
         train(base_config("bp", epochs=1), tmp_path / "empty", resume=True, dataset=toy)

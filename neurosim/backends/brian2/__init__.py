@@ -4,6 +4,9 @@
 mirrors the torch backend's ``reset(inputs)`` / ``run(steps, record, plasticity, lr)``.
 """
 
+# First: import brian2 without its global exception hook (see _import).
+from neurosim.backends.brian2 import _import  # noqa: F401  isort: skip
+
 from neurosim.backends.brian2.lowering import lower
 from neurosim.backends.brian2.plan import Plan
 from neurosim.backends.brian2.simulator import Brian2Simulator, RunResult

@@ -39,7 +39,8 @@ class LoweringContext:
         self.spike_init: set[str] = set()  # SpikeSoma dsts with an init-clock SpikeSoma
         self.deferred_event_init: list[Action] = []
         self.hoisted: set[str] = set()
-        #: per-sample variables constant within a sample (static inputs, hoisted results)
+        #: per-sample variables constant within a sample from its initial state on (static
+        #: inputs; see lowering.lower)
         self.invariant: set[str] = set()
         self.no_zero: set[str] = set()
         self.no_zero_local: set[tuple[str, str]] = set()

@@ -16,6 +16,7 @@ from neurosim.backends.brian2.plan import Action, Clock, Plan, Plasticity, sanit
 from neurosim.ir import (
     Copy,
     DenseProjection,
+    ErrorSignal,
     Integrate,
     LocalPlasticity,
     Model,
@@ -99,12 +100,19 @@ def lower(
             if isinstance(op, SpikeSoma):
                 ctx.spike_sources[op.dst] = _spike_constants(op, model.dt)
     if hoist:
-        invariant_ops = model.loop_invariant_ops()
-        for op in invariant_ops:
-            if isinstance(op, DenseProjection) and op.weight not in ctx.online_weights:
+        # Only projections of a static input are hoisted (computed on the init clock):
+        # their value is then the same from the initial state on. A projection of a
+        # loop-invariant *state* (an instantaneous population fed by an input) is not:
+        # that state is 0 until the first step computes it, as in the reference.
+        static = {v.name for v in model.of_kind("input") if not v.time_varying}
+        for op in model.loop_invariant_ops():
+            if (
+                isinstance(op, DenseProjection)
+                and op.pre in static
+                and op.weight not in ctx.online_weights
+            ):
                 ctx.hoisted.add(op.name)
-        ctx.invariant = {v.name for v in model.of_kind("input") if not v.time_varying}
-        ctx.invariant |= {w for op in invariant_ops for w in op.writes}
+        ctx.invariant = static
     for var in model.of_kind("input"):
         ctx.emit_input(var.name)
     for op in model.step_ops:
@@ -271,6 +279,15 @@ def _output_target(op: OutputTarget, ctx: LoweringContext, clock: Clock) -> None
     ctx.emit(Action(op.name, g, clock, op.name, code))
 
 
+@lowers(ErrorSignal)
+def _error(op: ErrorSignal, ctx: LoweringContext, clock: Clock) -> None:
+    """Error neurons: ``out = gate*(prediction - target)`` on the group of ``out``."""
+    g = ctx.home(op.out)
+    diff = f"({ctx.ref(op.prediction, g)} - {ctx.ref(op.target, g)})"
+    gate = f"{ctx.ref(op.gate, g)}*" if op.gate else ""
+    ctx.emit(Action(op.name, g, clock, op.name, f"{sanitize(op.out)} = {gate}{diff}"))
+
+
 @lowers(LocalPlasticity)
 def _plasticity(op: LocalPlasticity, ctx: LoweringContext, clock: Clock) -> None:
     """DFC eq. 5 / eq. 13 as a local synaptic update, sampled where the op sits.
@@ -410,10 +427,12 @@ def _spike_constants(op: SpikeSoma, dt: float) -> dict:
 def _spike_soma(op: SpikeSoma, ctx: LoweringContext, clock: Clock) -> None:
     """Poisson or LIF spiking of a soma; ``dst`` is the filtered spike train in rate units.
 
-    Poisson: spike with probability ``max_rate*dt*rho`` with ``rho = (phi(src) + offset)/span``
-    in [0, 1]; LIF: ``tau_m dV/dt = -V + src`` with threshold, reset to 0 and refractory
-    period ``tau_ref``. Trace ``z <- exp(-dt/tau_syn) z + (1 - exp(-dt/tau_syn))/(max_rate dt)
-    * spike`` (exact decay, as the torch backend), so ``E[z] = rho`` and
+    Poisson: spike with probability ``max_rate*dt*clip(rho, 0, 1)``, ``rho = (phi(src) +
+    offset)/span`` (:class:`~neurosim.ir.ops.SpikeSoma`; ``rand() < p`` saturates at 1
+    if ``max_rate*dt > 1``, as the torch backend's ``min(1, p)``); LIF: ``tau_m dV/dt =
+    -V + src`` with threshold, reset to 0 and refractory period ``tau_ref``. Trace
+    ``z <- exp(-dt/tau_syn) z + (1 - exp(-dt/tau_syn))/(max_rate dt) * spike`` (exact
+    decay, as the torch backend), so ``E[z] = clip(rho, 0, 1)`` and
     ``dst = span*z - offset`` reads like ``phi(src)``. At init the trace starts at its
     mean (``z = rho``), so the spiking network starts from the rate network's state.
     """
@@ -433,7 +452,10 @@ def _spike_soma(op: SpikeSoma, ctx: LoweringContext, clock: Clock) -> None:
         ctx.spike_init.add(op.dst)
         return
     if op.model == "poisson":
-        fire = f"{spk} = int(rand() < {_num(op.max_rate * dt)}*{rho})"
+        # the rate into a temporary first: sympy cannot compare rand() with an
+        # expression that holds int(...) (relu, leaky_relu): "Invalid comparison"
+        rho_tmp = f"{dst}__rho"
+        fire = f"{rho_tmp} = {rho}\n{spk} = int(rand() < {_num(op.max_rate * dt)}*{rho_tmp})"
     elif op.model == "lif":
         vm, ref = f"{dst}__vm", f"{dst}__ref"
         ctx.plan.groups[g].add(vm)

@@ -20,11 +20,20 @@ from dataclasses import dataclass, field
 import brian2 as b2
 import numpy as np
 
+from neurosim.backends import progress as progress_mod
+from neurosim.backends import validation
 from neurosim.backends.brian2.lowering import lower
 from neurosim.backends.brian2.network import Built, build, check_schedule
 from neurosim.backends.brian2.plan import Plan, sanitize
 from neurosim.backends.brian2.targets import check_callback, check_target, device
+from neurosim.core.errors import (
+    SimulationDivergedError,
+    Summary,
+    ValidationError,
+    check_count,
+)
 from neurosim.ir import Model
+from neurosim.ir.stability import BOUND, likely_causes
 
 _WINDOW_SAMPLES = {"all": lambda T: T, "steps": lambda T: T - 1, "last": lambda T: 1}
 
@@ -56,6 +65,14 @@ class Brian2Simulator:
         1 second), ``hoist`` (compute loop-invariant projections once per sample,
         default True), ``event_driven`` (spikes of a spiking soma reach their targets
         as brian2 events, threshold + ``on_pre``; default False).
+    progress : default progress report of :meth:`run` (the settings of
+        :mod:`neurosim.backends.progress`, as ``TorchSimulator``): None (brian2's report
+        on stderr when stderr is a terminal and the run has >= 1000 steps), True or
+        ``"text"`` (brian2's report on stderr: simulated fraction, elapsed and remaining
+        wall time, every ``report_period`` seconds), False (none).
+    check_finite : after each run, check the recorded traces and the final state for
+        NaN/inf and raise :class:`~neurosim.core.errors.SimulationDivergedError` with
+        the first step, the variable and the likely cause.
     """
 
     def __init__(
@@ -64,12 +81,22 @@ class Brian2Simulator:
         target: str = "numpy",
         batch_size: int = 1,
         params: dict | None = None,
+        progress: bool | str | None = None,
+        check_finite: bool = True,
     ) -> None:
+        if not isinstance(model, Model):
+            raise ValidationError(
+                "Brian2Simulator",
+                "model",
+                model,
+                f"is a {type(model).__name__}, not a built neurosim.ir.Model",
+                "give neurosim.build(network, dt=...)",
+            )
         self.model = model
         self.target = check_target(target)
-        if batch_size < 1:
-            raise ValueError(f"Brian2Simulator: batch_size={batch_size}; use >= 1")
-        self.batch_size = batch_size
+        self.batch_size = check_count("Brian2Simulator", "batch_size", batch_size, minimum=1)
+        self.progress = progress_mod.check_progress("Brian2Simulator", progress)
+        self.check_finite = bool(check_finite)
         opts = dict(params or {})
         self.time_unit = opts.pop("time_unit", 1 * b2.second)
         if not b2.have_same_dimensions(self.time_unit, b2.second):
@@ -104,8 +131,24 @@ class Brian2Simulator:
     # -- interface shared with the torch backend ------------------------------------------
     def reset(self, inputs: dict[str, np.ndarray]) -> None:
         """Load one batch of inputs: ``(batch, size)``; time-varying ``(steps, batch, size)``
-        (row ``k-1`` drives step ``k``, the init ops read row 0, as the torch backend)."""
-        self._inputs = {k: np.asarray(v, dtype=float) for k, v in inputs.items()}
+        (row ``k-1`` drives step ``k``, the init ops read row 0, as the torch backend).
+
+        Checked as by ``TorchSimulator.reset`` (:mod:`neurosim.backends.validation`):
+        declared names, numeric, finite, ``batch_size`` rows; float32 inputs are widened
+        to float64 with a :class:`~neurosim.core.errors.PrecisionWarning`."""
+        validation.check_inputs("Brian2Simulator.reset", self.model, inputs)
+        self._inputs = {
+            k: validation.check_input(
+                "Brian2Simulator.reset",
+                self.model.variables[k],
+                v,
+                convert=lambda x: np.asarray(x, dtype=float),
+                nonfinite=validation.numpy_nonfinite,
+                sim_dtype="float64",
+                batch=self.batch_size,
+            )
+            for k, v in inputs.items()
+        }
         self._simulated = False
 
     def run(
@@ -117,13 +160,20 @@ class Brian2Simulator:
         spikes: bool = False,
         callback: Callback | None = None,
         callback_every: int = 1,
+        report: object = None,
+        report_period: float = 10.0,
     ) -> RunResult:
         """Simulate ``steps`` Euler steps from the init state of the loaded inputs.
 
-        Traces (the model's probes plus ``record``) have shape ``(steps + 1, batch, n)``
-        (row 0 = initial state). ``plasticity``: ``"accumulate"``, ``"online"`` or
-        ``"off"``/None. ``callback`` (runtime targets only): called every
-        ``callback_every`` steps during the run, see :data:`Callback`.
+        Traces (the model's probes plus ``record``, one name or a list) have shape
+        ``(steps + 1, batch, n)`` (row 0 = initial state). ``plasticity``:
+        ``"accumulate"``, ``"online"`` or ``"off"``/None. ``callback`` (runtime targets
+        only): called every ``callback_every`` steps during the run, see
+        :data:`Callback`. ``report``: brian2's progress report (as
+        :meth:`brian2.Network.run`: ``"text"``/``"stdout"``, ``"stderr"``, or on the
+        runtime targets a callable ``report(elapsed, completed, start, duration)``),
+        every ``report_period`` seconds of wall time; None: the simulator's
+        ``progress``; False: none.
 
         A brian2 run is one block that starts from the init ops; it cannot continue the
         previous run as ``TorchSimulator.run`` does. Running the same loaded inputs twice
@@ -141,7 +191,7 @@ class Brian2Simulator:
             )
         block = {k: v[None] for k, v in self._inputs.items()}
         res = self.run_samples(block, steps, record, plasticity, lr, spikes, callback,
-                               callback_every)  # fmt: skip
+                               callback_every, report, report_period)  # fmt: skip
         res.traces = {k: v[0] for k, v in res.traces.items()}
         self._simulated = True
         return res
@@ -156,16 +206,18 @@ class Brian2Simulator:
         spikes: bool = False,
         callback: Callback | None = None,
         callback_every: int = 1,
+        report: object = None,
+        report_period: float = 10.0,
     ) -> RunResult:
         """Simulate a block of samples back to back in one brian2 run.
 
         ``inputs[name]`` has a leading sample axis: ``(n_samples, batch, size)`` (or
         ``(n_samples, steps, batch, size)`` if time-varying). Online learning carries the
         weights from one sample to the next. Traces: ``(n_samples, T, batch, n)``.
-        ``callback``: as in :meth:`run` (refused on ``cpp_standalone``).
+        ``callback``, ``report``: as in :meth:`run` (a callback, or a callable report, is
+        refused on ``cpp_standalone``).
         """
-        if steps < 1:
-            raise ValueError(f"Brian2Simulator.run: steps={steps}; use >= 1")
+        steps = validation.check_steps("Brian2Simulator.run", steps, minimum=1)
         check_callback(self.target, callback, callback_every)
         if plasticity == "online" and self.batch_size > 1 and self.model.plasticity_ops:
             raise ValueError(
@@ -176,7 +228,12 @@ class Brian2Simulator:
         plasticity = None if plasticity == "off" else plasticity
         plan = self.plan(plasticity)
         inputs, n_samples = self._check_inputs(inputs, T)
-        record = list(dict.fromkeys([p.var for p in self.model.probes] + list(record or [])))
+        record = validation.check_record(
+            "Brian2Simulator.run", self.model, record, list(plan.homes)
+        )
+        record = list(dict.fromkeys([p.var for p in self.model.probes] + record))
+        report = self._report(report, steps * n_samples)
+        self._check_memory(plan, record, T, n_samples)
         monitored = self._monitored(plan, record, spikes)
         key = f"{plan.describe()}|{self.batch_size}|{sorted(monitored.items())}"
         seeds = [s for s in self._seeds() if s is not None]
@@ -200,15 +257,85 @@ class Brian2Simulator:
                 built.net.add(self._operation(built, plan, callback, callback_every, T))
             check_schedule(built)
             self.last_schedule = built.net.scheduling_summary().__repr__()
-            total, ran = runner(built.net, built.duration, built.namespace)
+            total, ran = runner(built.net, built.duration, built.namespace, report, report_period)
             self.last_timing = {"total_seconds": total, "run_seconds": ran,
                                 "n_samples": n_samples, "steps": steps}  # fmt: skip
             traces = self._read_traces(plan, built, record, spikes, n_samples, T)
             updates = self._read_updates(plan, built, plasticity, T, n_samples)
             self.state = self._read_state(plan, built)
+        if self.check_finite:
+            self._check_finite(traces)
         return RunResult(traces, updates, steps)
 
     # -- helpers ---------------------------------------------------------------------------
+    def _report(self, report: object, steps: int) -> object:
+        """brian2's ``report`` argument from ``report`` or the ``progress`` default."""
+        if report is False:
+            return None
+        if report is None:
+            setting = progress_mod.resolve(self.progress, steps)
+            report = "stderr" if setting else None
+        if callable(report) and self.target == "cpp_standalone":
+            raise ValidationError(
+                "Brian2Simulator.run",
+                "report",
+                report,
+                "is a Python callable, which the standalone binary cannot call",
+                "use report='text' or 'stderr' on cpp_standalone",
+            )
+        if not (report is None or callable(report) or report in ("text", "stdout", "stderr")):
+            raise ValidationError(
+                "Brian2Simulator.run",
+                "report",
+                report,
+                "is not allowed",
+                "use None, False, 'text', 'stdout', 'stderr' or a callable",
+            )
+        return report
+
+    def _check_memory(self, plan: Plan, record: list[str], T: int, n_samples: int) -> None:
+        """Refuse a network or a recording that cannot fit into the free memory: every
+        group and synapse variable of every batch copy, the indices of the synapses
+        (brian2 keeps about four per synapse) and the monitors, in float64."""
+        per_copy = sum(len(g.variables) * g.size for g in plan.groups.values())
+        per_copy += sum((len(s.variables) + 4) * s.n_pre * s.n_post for s in plan.synapses.values())
+        rows = n_samples * T
+        monitored = sum(plan.groups[plan.homes[v]].size for v in record) * rows
+        validation.check_memory(
+            "Brian2Simulator.run",
+            "batch_size",
+            self.batch_size,
+            8 * self.batch_size * (per_copy + monitored),
+            "lower the batch size (Brian2Simulator(batch_size=)), record fewer variables or "
+            "simulate fewer samples per run_samples call",
+        )
+
+    def _check_finite(self, traces: dict[str, np.ndarray]) -> None:
+        """Raise :class:`SimulationDivergedError` if the run produced NaN/inf: the first
+        step from the recorded traces, the variables from the final state."""
+        bad_vars = [v for v, x in self.state.items() if not (np.abs(x) < BOUND).all()]
+        first = None
+        for var, tr in traces.items():
+            rows = ~(np.abs(tr.reshape(*tr.shape[:2], -1)) < BOUND).all(-1)  # (samples, T)
+            if rows.any():
+                sample, row = np.argwhere(rows)[0]
+                step = int(row) * {p.var: p.every for p in self.model.probes}.get(var, 1)
+                if first is None or (sample, step) < first[:2]:
+                    first = (int(sample), step, var)
+        if not bad_vars and first is None:
+            return
+        where = "" if first is None else (
+            f" first in the recorded traces: '{first[2]}' at step {first[1]}"
+            + (f" of sample block {first[0]}" if first[0] else "") + ";"
+        )  # fmt: skip
+        name = self.model.meta.get("name", "model")
+        raise SimulationDivergedError(
+            f"Brian2Simulator.run: the state of '{name}' became NaN/inf (or |x| > {BOUND:g});"
+            f"{where} diverged at the end: {bad_vars[:6]}. "
+            f"Likely cause: {likely_causes(self.model)}. "
+            "(Brian2Simulator(check_finite=False) returns such results without raising.)"
+        )
+
     def _read_state(self, plan: Plan, built: Built) -> dict[str, np.ndarray]:
         """Current value of every per-sample IR variable: ``var -> (batch, n)``."""
         return dict(_LiveState(plan, built, self.batch_size))
@@ -239,6 +366,8 @@ class Brian2Simulator:
         return seeds
 
     def _check_inputs(self, inputs: dict, T: int) -> tuple[dict, int]:
+        """Blocks ``(n_samples, [T-1,] batch, n)`` of every input (``run_samples``)."""
+        validation.check_inputs("Brian2Simulator.run_samples", self.model, inputs)
         out, n = {}, None
         for var in self.model.of_kind("input"):
             if var.name not in inputs:
@@ -256,6 +385,15 @@ class Brian2Simulator:
                 raise ValueError(
                     f"Brian2Simulator: input '{var.name}' has shape {x.shape[1:]} per "
                     f"sample, expected {want} (T={T}, batch_size={self.batch_size})"
+                )
+            bad = validation.numpy_nonfinite(x)
+            if bad is not None:
+                raise ValidationError(
+                    "Brian2Simulator.run_samples",
+                    f"inputs['{var.name}']",
+                    Summary(f"<array of shape {x.shape}>"),
+                    f"holds {bad[0]} NaN/inf values (first at index {bad[1]})",
+                    "clean or impute the data before simulating",
                 )
             n = x.shape[0] if n is None else n
             if x.shape[0] != n:

@@ -70,7 +70,8 @@ def standalone_cache_dir(key: str) -> Path:
     return root / digest
 
 
-Runner = Callable[[b2.Network, b2.Quantity, dict], tuple[float, float]]
+#: ``run(net, duration, namespace, report=None, report_period=10.0)``
+Runner = Callable[..., tuple[float, float]]
 
 
 def check_callback(target: str, callback: object, every: int) -> None:
@@ -95,7 +96,9 @@ def check_callback(target: str, callback: object, every: int) -> None:
 def device(target: str, project_key: str = "") -> Iterator[Runner]:
     """Activate ``target`` while brian2 objects are created and run.
 
-    Yields ``run(net, duration, namespace) -> (total_seconds, run_seconds)``; for
+    Yields ``run(net, duration, namespace, report=None, report_period=10.0) ->
+    (total_seconds, run_seconds)`` (``report``, ``report_period`` in wall-clock seconds:
+    brian2's own progress report, see :meth:`brian2.Network.run`); for
     ``cpp_standalone`` it also builds, compiles and executes the project, so monitors
     can be read right after it, and ``run_seconds`` is the binary's own simulation
     time (the rest is code generation and compilation). Runtime targets report
@@ -107,9 +110,11 @@ def device(target: str, project_key: str = "") -> Iterator[Runner]:
         b2.set_device("runtime")
         b2.prefs.codegen.target = target
 
-        def run_runtime(net: b2.Network, duration: b2.Quantity, ns: dict) -> tuple[float, float]:
+        def run_runtime(
+            net: b2.Network, duration: b2.Quantity, ns: dict, report=None, report_period=10.0
+        ) -> tuple[float, float]:
             t0 = time.perf_counter()
-            net.run(duration, namespace=ns)
+            net.run(duration, namespace=ns, report=report, report_period=report_period * b2.second)
             total = time.perf_counter() - t0
             return total, total
 
@@ -122,11 +127,20 @@ def device(target: str, project_key: str = "") -> Iterator[Runner]:
     directory = standalone_cache_dir(project_key)
     directory.mkdir(parents=True, exist_ok=True)
     b2.set_device("cpp_standalone", directory=str(directory), build_on_run=False)
+    # brian2's default "make -j" starts one compiler per source file at once (~40 for an
+    # MNIST-size circuit): on a small or shared machine that swamps every core. A value
+    # the user set is kept.
+    make_args = b2.prefs.devices.cpp_standalone
+    if list(make_args.extra_make_args_unix) == ["-j"]:
+        make_args.extra_make_args_unix = [f"-j{os.cpu_count() or 1}"]
 
-    def run(net: b2.Network, duration: b2.Quantity, ns: dict) -> tuple[float, float]:
+    def run(
+        net: b2.Network, duration: b2.Quantity, ns: dict, report=None, report_period=10.0
+    ) -> tuple[float, float]:
         t0 = time.perf_counter()
-        net.run(duration, namespace=ns)
-        b2.device.build(directory=str(directory), compile=True, run=True, with_output=False)
+        net.run(duration, namespace=ns, report=report, report_period=report_period * b2.second)
+        with_output = report is not None  # the binary prints brian2's progress report
+        b2.device.build(directory=str(directory), compile=True, run=True, with_output=with_output)
         return time.perf_counter() - t0, float(b2.device._last_run_time)
 
     try:

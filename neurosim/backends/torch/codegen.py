@@ -27,6 +27,7 @@ from neurosim.ir.model import Model
 from neurosim.ir.ops import (
     Copy,
     DenseProjection,
+    ErrorSignal,
     Integrate,
     Nonlinearity,
     Op,
@@ -240,6 +241,16 @@ def _target(op: OutputTarget, em: Emitter) -> list[str]:
     raise ValueError(f"OutputTarget '{op.name}': unknown loss {op.loss!r}")
 
 
+@register(ErrorSignal)
+def _error(op: ErrorSignal, em: Emitter) -> list[str]:
+    """Error neurons: ``out = gate * (prediction - target)``."""
+    out = em.v(op.out)
+    lines = [f"torch.sub({em.v(op.prediction)}, {em.v(op.target)}, out={out})"]
+    if op.gate:
+        lines.append(f"{out}.mul_({em.v(op.gate)})")
+    return lines
+
+
 def _spike_constants(op: SpikeSoma) -> tuple[float, float]:
     """``(offset, span)`` mapping ``phi`` to a spike probability scale in [0, 1]."""
     offset, span = RATE_RANGE.get(op.fn, (0.0, 1.0))
@@ -268,8 +279,10 @@ def continue_spike_trace(op: SpikeSoma, em: Emitter) -> list[str]:
 
 @register(SpikeSoma)
 def _spikes(op: SpikeSoma, em: Emitter) -> list[str]:
-    """Poisson spikes with ``p = max_rate * rate * dt``, ``rate = (phi + offset)/span``;
-    ``dst = span * trace - offset`` with a synaptic trace decaying as
+    """Poisson spikes with ``p = min(1, max_rate * dt * clip(rho, 0, 1))``,
+    ``rho = (phi + offset)/span`` (the definition of :class:`~neurosim.ir.ops.SpikeSoma`,
+    shared with the brian2 backend); ``dst = span * trace - offset`` with a synaptic
+    trace decaying as
     ``exp(-dt/tau_syn)`` whose jump per spike makes its mean equal ``rate``. Among the
     init ops no spikes are drawn: the trace is set to its mean ``rate``."""
     if op.model != "poisson":
@@ -292,9 +305,13 @@ def _spikes(op: SpikeSoma, em: Emitter) -> list[str]:
     decay = math.exp(-em.dt / op.tau_syn)
     jump = (1.0 - decay) / (op.max_rate * em.dt)
     p_scale = op.max_rate * em.dt / span
+    # clip(phi + offset, 0, span) * max_rate*dt/span = max_rate*dt * clip(rho, 0, 1)
+    prob = f"{tmp}.add_({lit(offset)}).clamp_(0.0, {lit(span)}).mul_({lit(p_scale)})"
+    if op.max_rate * em.dt > 1.0:
+        prob += ".clamp_(max=1.0)"
     return [
         phi_into(op.fn, em.v(op.src), tmp, em.fast_tanh),
-        f"{tmp}.add_({lit(offset)}).mul_({lit(p_scale)}).clamp_(0.0, 1.0)",
+        prob,
         f"torch.bernoulli({tmp}, generator={g}, out={spikes})",
         f"{trace}.mul_({lit(decay)}).add_({spikes}, alpha={lit(jump)})",
         f"torch.mul({trace}, {lit(span)}, out={em.v(op.dst)}).sub_({lit(offset)})",

@@ -79,11 +79,11 @@ class RulePlan:
         tmp = self.em.scratch(f"{tag}_{self.key}", self.em.size(var))
         return [phi_into(fn, self.em.v(var), tmp, self.em.fast_tanh)], tmp
 
-    def _fbase(self, known: Known) -> tuple[list[str], str | None]:
+    def _fbase(self, known: Known, initial: bool = False) -> tuple[list[str], str | None]:
         base = self.op.post_baseline
         if base is None:
             return [], None
-        if self.base_invariant:
+        if self.base_invariant and not initial:  # prepare() has computed f(base)
             if self.op.fn == "linear":
                 return [], self.em.v(base)
             return [], self.em.scratch(f"fb_{self.key}", self.n_post)
@@ -97,36 +97,50 @@ class RulePlan:
             return [phi_into(self.op.fn, base, fb, self.em.fast_tanh)]
         return []
 
-    def _delta_into(self, dst: str, known: Known) -> list[str]:
+    def _delta_into(self, dst: str, known: Known, initial: bool = False) -> list[str]:
         lines, fpost = self._phi(self.op.post, known, "fpost")
-        blines, fbase = self._fbase(known)
+        blines, fbase = self._fbase(known, initial)
         lines += blines
         if fbase is None:
             return lines + [f"{dst}.copy_({fpost})"]
         return lines + [f"torch.sub({fpost}, {fbase}, out={dst})"]
 
-    def sample_lines(self, known: Known) -> list[str]:
-        """Lines run at the rule's place in the step (buffers: into the slot arguments)."""
+    def sample_lines(self, known: Known, initial: set[str] | None = None) -> list[str]:
+        """Lines run at the rule's place in the step (buffers: into the slot arguments).
+
+        ``initial``: the lines sampling the initial state instead (``sample0``). They
+        run before ``hoist()``/``prepare()``, so ``f(baseline)`` is computed here, and a
+        ``sum`` rule whose ``pre`` is among these hoisted outputs folds its first sample
+        at once (``pre`` changes from its initial value to the hoisted constant)."""
         head = [f"# {self.op.name} [{self.strategy}]: {self.op.describe()}"]
         if self.strategy == "final":
             return []
+        first = initial is not None
+        pre = self.em.v(self.op.pre)
+        if first and self.strategy == "sum" and self.op.pre in initial:
+            tmp = self.em.scratch(f"delta_{self.key}", self.n_post)
+            return (
+                head
+                + self._delta_into(tmp, {}, initial=True)
+                + [
+                    f"accW_{self.key}.addmm_({tmp}.t(), {pre})",
+                    f"accb_{self.key}.add_({tmp}.sum(0))",
+                ]
+            )
         if self.strategy == "sum":
             if self.op.post_baseline is None:
                 lines, fpost = self._phi(self.op.post, known, "fpost")
                 return head + lines + [f"S_{self.key}.add_({fpost})"]
             # delta first, then the sum: keeps float32 precision (delta << f(post))
             tmp = self.em.scratch(f"delta_{self.key}", self.n_post)
-            return head + self._delta_into(tmp, known) + [f"S_{self.key}.add_({tmp})"]
+            return head + self._delta_into(tmp, known, first) + [f"S_{self.key}.add_({tmp})"]
         if self.strategy == "buffer":
             P, R = self.slot_args()
-            return head + self._delta_into(P, known) + [f"{R}.copy_({self.em.v(self.op.pre)})"]
+            return head + self._delta_into(P, known, first) + [f"{R}.copy_({pre})"]
         tmp = self.em.scratch(f"delta_{self.key}", self.n_post)
         W = self.em.v(self.op.weight)
-        lines = self._delta_into(tmp, known)
-        lines.append(
-            f"{W}.addmm_({tmp}.t(), {self.em.v(self.op.pre)}, beta=ob_{self.key}, "
-            f"alpha=oa_{self.key})"
-        )
+        lines = self._delta_into(tmp, known, first)
+        lines.append(f"{W}.addmm_({tmp}.t(), {pre}, beta=ob_{self.key}, alpha=oa_{self.key})")
         if self.op.bias:
             lines.append(f"{self.em.v(self.op.bias)}.add_({tmp}.sum(0), alpha=oa_{self.key})")
         return head + lines

@@ -4,9 +4,10 @@
 it once and binds the tensors they use in the functions' global namespace:
 
 ``init()``       the init ops (feedforward sweep, output target), once per sample;
-``hoist()``      the loop-invariant step ops (``Model.loop_invariant_ops``), once per run;
-``prepare()``    constant plasticity factors (``f(v_B)`` of a hoisted basal drive);
 ``sample0(...)`` plasticity samples of the initial state (window ``all``);
+``hoist()``      the loop-invariant step ops (``Model.loop_invariant_ops``), once per run,
+                 after row 0 (see :func:`invariant_ops`: hoisting never changes step 0);
+``prepare()``    constant plasticity factors (``f(v_B)`` of a hoisted basal drive);
 ``step(...)``    one Euler step: every other op, inlined in op order, and the
                  plasticity samples at their place; the arguments are this step's
                  slots of the plasticity chunk buffers, then this step's standard
@@ -35,13 +36,23 @@ _CALL = re.compile(r"(?:torch\.\w+|\.\w+_)\(")
 
 def invariant_ops(model: Model, hoist: bool, online_params: set[str]) -> list[Op]:
     """``Model.loop_invariant_ops()`` (static reads, single writer, not stateful) minus
-    the ops that (transitively) read parameters updated online, every step."""
+    the ops that (transitively) read parameters updated online, every step, and minus
+    the ops whose output an earlier op of the step reads.
+
+    Hoisting must never change what a run computes. ``hoist()`` runs after row 0 is
+    recorded and sampled (see ``runner.Shard.start``), so the initial state is what
+    the init ops left; a hoisted op then writes the value the first step would write at
+    the op's place. That is the same for every reader only if no op before it in the
+    step reads its output (such a reader would see the hoisted value one step early)."""
     if not hoist:
         return []
     varying = set(online_params)
+    position = {op.name: i for i, op in enumerate(model.step_ops)}
     kept: list[Op] = []
     for op in model.loop_invariant_ops():
-        if any(r in varying for r in op.reads):
+        earlier = model.step_ops[: position[op.name]]
+        read_early = any(w in o.reads for o in earlier for w in op.writes)
+        if read_early or any(r in varying for r in op.reads):
             varying.update(op.writes)
         else:
             kept.append(op)
@@ -120,7 +131,6 @@ class Program:
         for op in self.hoisted:
             hoist_lines += em.lower(op)
             _track(known, op)
-        hoisted_known = dict(known)
         step_lines: list[str] = []
         em.slot_noise = True  # noise of the step ops: drawn ahead by the runner
         for i, op in enumerate(model.step_ops):
@@ -144,8 +154,13 @@ class Program:
                 _track(known, op)
             self.calls[op.name] = _calls(lines)
             step_lines += lines
+        # row 0 is sampled before hoist() and prepare() run: nothing hoisted is known yet
+        hoisted_out = {w for op in self.hoisted for w in op.writes}
         sample0 = [
-            ln for r in self.rules if r.samples_initial for ln in r.sample_lines(hoisted_known)
+            ln
+            for r in self.rules
+            if r.samples_initial
+            for ln in r.sample_lines({}, initial=hoisted_out)
         ]
         em.slot_noise = False
         prepare = [ln for r in self.rules for ln in r.prepare_lines()]

@@ -36,6 +36,9 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from neurosim.backends.progress import progress_bar
+from neurosim.backends.torch import guard as guard_mod
+from neurosim.backends.torch.guard import FiniteGuard
 from neurosim.backends.torch.program import Program
 from neurosim.backends.torch.recording import SteadyState, Trace
 
@@ -130,6 +133,13 @@ class Shard:
         self.last = [r for r in prog.rules if r.strategy == "buffer" and r.op.window == "last"]
         self.tv = [(prog.emitter.v(v), v) for v in runner.time_varying]
         self.step_fn = sim._step_fn(prog)
+        self.guard = (
+            FiniteGuard(
+                sim.model, {v.name: self._getter(v.name) for v in sim.model.of_kind("state")}, lo
+            )
+            if sim.check_finite
+            else None
+        )
         self.j = 0
         self.first_lo: dict[str, int] = {}
         self.k = 0
@@ -143,21 +153,25 @@ class Shard:
         return lambda: self.ns[name]
 
     def start(self) -> None:
-        """Allocate the plasticity buffers, hoist, prepare, record and sample row 0."""
+        """Allocate the plasticity buffers, record and sample row 0, hoist, prepare.
+
+        Hoisting comes after row 0: a hoisted op writes its value as the first step
+        would (``Program`` hoists only ops that no earlier op of the step reads), so
+        the initial state, its trace row and its plasticity sample stay unchanged."""
         prog, ns, run = self.prog, self.ns, self.runner
         like = torch.empty(0, dtype=run.sim.dtype, device=run.sim.device)
         for rule in prog.rules:
             rule.allocate(ns, self.B, run.chunk, like)
             if prog.mode == "online":
                 rule.set_online(ns, run.lr_of(rule.op.weight), run.sim.model.dt, self.B)
-        prog.hoist()
-        prog.prepare()
         for tr in self.traces.values():
             tr.record(0)
         self.j = 0
         if any(r.samples_initial for r in prog.rules):
             prog.sample0(*prog.slot_args(0))
             self.j = 1
+        prog.hoist()
+        prog.prepare()
         self.first_lo = {r.op.name: 0 if r.samples_initial else self.j for r in self.buffered}
         self.slots = [prog.slot_args(i) for i in range(run.chunk)]
         nz, K = run.noise, run.segment
@@ -172,6 +186,7 @@ class Shard:
         K, t0 = run.chunk, run.t0
         noise_args = self.noise_args[parity] if self.noise_args else None
         steady, traces, tick = self.steady, list(self.traces.values()), run.tick
+        guard, every = self.guard, guard_mod.EVERY
         for k in range(k0, k1 + 1):
             if run.stop.is_set():
                 raise RuntimeError("TorchSimulator.run: stopped (another shard failed)")
@@ -194,6 +209,8 @@ class Shard:
                 tr.record(k)
             if bar is not None and k % tick == 0:
                 bar.update(tick)
+            if guard is not None and k % every == 0:
+                guard.check(k, self.traces)
             if steady is not None and steady.after(k):
                 return True
         return False
@@ -294,6 +311,8 @@ class Runner:
             shard.start()
         steps = self._loop()
         for shard in self.shards:
+            if shard.guard is not None:
+                shard.guard.check(shard.k, shard.traces)
             shard.finish()
         updates = self._updates(steps)
         for p, w0 in start.items():
@@ -327,7 +346,7 @@ class Runner:
         """Run the segments; returns the number of steps taken."""
         K, noise = self.segment, self.noise
         segments = [(a, min(a + K - 1, self.steps)) for a in range(1, self.steps + 1, K)]
-        bar = tqdm(total=self.steps, disable=not self.progress, unit="step", leave=False)
+        bar = progress_bar(self.progress, self.steps)
         try:
             if noise is not None and segments:
                 noise.draw(0, segments[0][1] - segments[0][0] + 1)

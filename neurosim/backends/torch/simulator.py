@@ -9,7 +9,6 @@ as one matmul over time x batch (see :mod:`neurosim.backends.torch.plasticity`).
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
@@ -17,13 +16,81 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from neurosim.backends import progress as progress_mod
+from neurosim.backends import validation
 from neurosim.backends.torch import runner as runner_mod
 from neurosim.backends.torch.kernels import make_generator
 from neurosim.backends.torch.program import Program
 from neurosim.backends.torch.runner import Runner, RunResult
 from neurosim.backends.torch.state import StateDict
+from neurosim.core.errors import ValidationError, check_count
 from neurosim.ir.model import Model
 from neurosim.ir.ops import SpikeSoma
+
+#: dtypes a simulator computes in, by every name a user may give them
+DTYPES = {
+    "float32": torch.float32,
+    "float64": torch.float64,
+    torch.float32: torch.float32,
+    torch.float64: torch.float64,
+}
+
+
+def torch_dtype(value: object, owner: str = "TorchSimulator") -> torch.dtype:
+    """``torch.float32``/``torch.float64`` from a torch dtype, its name or a numpy dtype."""
+    key = value
+    if not isinstance(value, (str, torch.dtype)):
+        try:
+            key = np.dtype(value).name  # numpy dtypes and np.float64 etc.
+        except TypeError:
+            key = None
+    if key not in DTYPES:
+        raise ValidationError(
+            owner,
+            "dtype",
+            value,
+            "is not a supported dtype",
+            "give torch.float32 or torch.float64 (or 'float32' / 'float64')",
+        )
+    return DTYPES[key]
+
+
+def torch_device(value: object, owner: str = "TorchSimulator") -> torch.device:
+    """A ``torch.device`` that this torch build can use (CUDA or MPS present)."""
+    try:
+        device = torch.device(value)  # type: ignore[arg-type]
+    except (RuntimeError, TypeError) as err:
+        raise ValidationError(
+            owner, "device", value, f"is not a device ({err})", "give 'cpu', 'cuda' or 'cuda:0'"
+        ) from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValidationError(
+            owner,
+            "device",
+            value,
+            f"is not available: this torch {torch.__version__} has no usable CUDA device "
+            f"(compiled with CUDA {torch.version.cuda or 'no'}; torch.cuda.is_available() "
+            "is False)",
+            "use device='cpu', or install a CUDA build of torch on a machine with an "
+            "NVIDIA GPU and driver",
+        )
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        raise ValidationError(
+            owner,
+            "device",
+            value,
+            f"does not exist: {torch.cuda.device_count()} CUDA device(s) visible",
+            "use 'cuda' or an index below the device count",
+        )
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise ValidationError(
+            owner,
+            "device",
+            value,
+            "is not available on this machine or torch build",
+            "use device='cpu'",
+        )
+    return device
 
 
 class TorchSimulator:
@@ -32,15 +99,19 @@ class TorchSimulator:
     Parameters
     ----------
     model : built IR model.
-    device, dtype : where and in which precision state and parameters live.
+    device, dtype : where and in which precision state and parameters live (``dtype``:
+        ``torch.float32``/``torch.float64`` or their names; an unavailable device, e.g.
+        ``"cuda"`` on a torch without CUDA, is refused here with what to do).
     params : tensors to share by parameter name (e.g. ``nn.Parameter`` s of a trainable
         model: plasticity and online updates change them in place); missing ones are
         copied from ``Variable.value`` (the IR keeps its initial values, so every
         simulator built from the same model starts from the same weights).
     compile : wrap the generated step in ``torch.compile`` (measured here: 1.1-1.15x
         on an idle CPU, 0.84-1.0x under load, ~30 s to compile; off by default).
-    progress : default for the tqdm bar of :meth:`run` (None: on when stderr is a TTY
-        and the run has >= 1000 steps).
+    progress : default progress report of :meth:`run`: None (a tqdm bar when stderr
+        is a terminal and the run has >= 1000 steps), True (bar), ``"text"`` (a line
+        every 10 s: steps, elapsed, remaining; for logs) or False (see
+        :mod:`neurosim.backends.progress`).
     hoist : compute loop-invariant ops once per run (disable only to test hoisting).
     fast_tanh : compute ``tanh`` as ``2 sigmoid(2x) - 1`` (5-8x faster on the CPUs
         measured, absolute error < 2 ulp of 1); ``False`` uses ``torch.tanh``.
@@ -54,6 +125,11 @@ class TorchSimulator:
         pass 1: intra-op parallel ops then wait for their slowest thread (8-30x slower
         than 1 thread here with one core taken), shards compete for the free core
         (1.3x slower than 1 thread).
+    check_finite : every 100 steps and at the end of a run, check that the state holds
+        no NaN/inf; stop with :class:`~neurosim.core.errors.SimulationDivergedError`
+        naming the steps, the variable and the likely cause (unstable ``dt``, large
+        gains; :mod:`neurosim.ir.stability`). ``False`` lets NaN/inf through (a model
+        with its own divergence filter, e.g. DFC's convergence check).
     shards : allow cutting the batch into shards (``False``: one program, intra-op
         threads only).
     fast_noise : in float64, draw the Euler-Maruyama normals in float32 and widen them
@@ -72,7 +148,7 @@ class TorchSimulator:
         self,
         model: Model,
         device: str | torch.device = "cpu",
-        dtype: torch.dtype = torch.float32,
+        dtype: torch.dtype | str = torch.float32,
         params: Mapping[str, Tensor] | None = None,
         compile: bool = False,
         progress: bool | None = None,
@@ -81,17 +157,27 @@ class TorchSimulator:
         threads: int | None = None,
         shards: bool = True,
         fast_noise: bool = True,
+        check_finite: bool = True,
     ) -> None:
-        if dtype not in (torch.float32, torch.float64):
-            raise ValueError(f"TorchSimulator: dtype must be float32 or float64, got {dtype}")
-        self.model, self.device, self.dtype = model, torch.device(device), dtype
-        self.compile, self.progress, self.hoist = compile, progress, hoist
-        self.fast_tanh, self.threads, self.shards = fast_tanh, threads, shards
-        self.fast_noise = fast_noise
-        if threads is not None and (isinstance(threads, bool) or threads < 1):
-            raise ValueError(f"TorchSimulator: threads must be an integer >= 1, got {threads!r}")
+        if not isinstance(model, Model):
+            raise ValidationError(
+                "TorchSimulator",
+                "model",
+                model,
+                f"is a {type(model).__name__}, not a built neurosim.ir.Model",
+                "give neurosim.build(network, dt=...)",
+            )
+        self.model = model
+        self.dtype, self.device = torch_dtype(dtype), torch_device(device)
+        self.compile, self.hoist = compile, hoist
+        self.progress = progress_mod.check_progress("TorchSimulator", progress)
+        self.fast_tanh, self.shards = fast_tanh, shards
+        self.fast_noise, self.check_finite = fast_noise, bool(check_finite)
+        if threads is not None:
+            threads = check_count("TorchSimulator", "threads", threads, minimum=1)
+        self.threads = threads
         self.params: dict[str, Tensor] = self._make_params(dict(params or {}))
-        self.state: StateDict = StateDict(dtype, self.device)
+        self.state: StateDict = StateDict(self.dtype, self.device)
         self._hidden: dict[str, Tensor] = {}
         self._generators: dict[str, torch.Generator] = {}
         self._programs: dict[str, Program] = {}
@@ -186,16 +272,18 @@ class TorchSimulator:
             raise RuntimeError("TorchSimulator: no batch yet; call reset(inputs) first")
         return self._batch
 
-    def _as_input(self, name: str, value: object) -> Tensor:
-        var = self.model.variables[name]
-        t = torch.as_tensor(value, dtype=self.dtype, device=self.device)
-        want = 3 if var.time_varying else 2
-        if t.dim() != want or t.shape[-1] != var.size:
-            raise ValueError(
-                f"TorchSimulator.reset: input '{name}' has shape {tuple(t.shape)}; expected "
-                f"{'(T, batch, ' if var.time_varying else '(batch, '}{var.size})"
-            )
-        return t
+    def _as_input(self, name: str, value: object, batch: int | None) -> Tensor:
+        """One input as a tensor of the simulator's dtype and device, checked
+        (:func:`neurosim.backends.validation.check_input`)."""
+        return validation.check_input(
+            "TorchSimulator.reset",
+            self.model.variables[name],
+            value,
+            convert=lambda v: torch.as_tensor(v, dtype=self.dtype, device=self.device),
+            nonfinite=_nonfinite,
+            sim_dtype=str(self.dtype).removeprefix("torch."),
+            batch=batch,
+        )
 
     def reset(self, inputs: Mapping[str, object], batch: int | None = None) -> None:
         """Zero all per-sample state, set the inputs, run the init ops.
@@ -203,35 +291,68 @@ class TorchSimulator:
         Parameters
         ----------
         inputs : input variable -> ``(batch, n)`` (time-varying: ``(T, batch, n)``;
-            step ``s`` of the run reads row ``s``, the init ops row 0).
+            step ``s`` of the run reads row ``s``, the init ops row 0). Numeric, finite,
+            of the declared size; a float32 input of a float64 simulator is widened
+            with a :class:`~neurosim.core.errors.PrecisionWarning`.
         batch : batch size when no input carries it.
         """
-        declared = {v.name for v in self.model.of_kind("input")}
-        unknown = sorted(set(inputs) - declared)
-        if unknown:
-            raise KeyError(
-                f"TorchSimulator.reset: {unknown} are not inputs; inputs: {sorted(declared)}"
-            )
-        ins = {k: self._as_input(k, v) for k, v in inputs.items()}
-        sizes = {k: t.shape[-2] for k, t in ins.items()}
+        owner = "TorchSimulator.reset"
+        validation.check_inputs(owner, self.model, inputs)
         if batch is not None:
-            sizes["batch="] = batch
-        if len(set(sizes.values())) > 1:
-            raise ValueError(f"TorchSimulator.reset: inconsistent batch sizes {sizes}")
-        if not sizes:
-            raise ValueError("TorchSimulator.reset: no inputs given; pass batch=")
-        B = next(iter(sizes.values()))
+            batch = check_count(owner, "batch", batch, minimum=1)
+        ins: dict[str, Tensor] = {}
+        for k, v in inputs.items():
+            first = next(iter(ins.values()), None)
+            ins[k] = self._as_input(k, v, batch if first is None else first.shape[-2])
+        if batch is None and not ins:
+            raise ValidationError(
+                owner,
+                "inputs",
+                {},
+                "is empty and no batch size is given",
+                "pass the inputs, or batch= for a model without (read) inputs",
+            )
+        B = batch if batch is not None else next(iter(ins.values())).shape[-2]
         read = {r for op in self.model.init_ops + self.model.step_ops for r in op.reads}
+        for var in self.model.of_kind("input"):
+            if var.name not in ins and var.value is None and var.name in read:
+                raise ValidationError(
+                    owner,
+                    "inputs",
+                    sorted(ins),
+                    f"lacks the input '{var.name}'",
+                    f"give every input the model reads: "
+                    f"{sorted(v.name for v in self.model.of_kind('input') if v.name in read)}",
+                )
+        self._check_state_memory(B)
+        try:
+            self._reset(ins, B)
+        except (RuntimeError, MemoryError) as err:
+            raise validation.out_of_memory(
+                owner, "batch", B, err, "lower the batch size (simulate the data in chunks)"
+            ) from err
+
+    def _check_state_memory(self, batch: int) -> None:
+        """Refuse a batch whose per-sample state cannot fit into the free memory (CPU)."""
+        if self.device.type != "cpu":
+            return
+        units = sum(v.size for v in self.model.variables.values() if v.kind != "parameter")
+        nbytes = 2 * batch * units * torch.finfo(self.dtype).bits // 8  # state + scratch
+        validation.check_memory(
+            "TorchSimulator.reset",
+            "batch",
+            batch,
+            nbytes,
+            "lower the batch size (simulate the data in chunks)",
+        )
+
+    def _reset(self, ins: dict[str, Tensor], B: int) -> None:
         state = StateDict(self.dtype, self.device)
         opts = {"dtype": self.dtype, "device": self.device}
         for var in self.model.variables.values():
             if var.kind in ("state", "current"):
                 state[var.name] = torch.zeros(B, var.size, **opts)
-            elif var.kind == "input" and var.name not in ins:
-                if var.value is None:
-                    if var.name in read:
-                        raise ValueError(f"TorchSimulator.reset: missing input '{var.name}'")
-                    continue
+            elif var.kind == "input" and var.name not in ins and var.value is not None:
                 value = torch.tensor(np.asarray(var.value), **opts).reshape(-1, var.size)
                 state[var.name] = value.expand(B, var.size).contiguous()
         state.update(ins)
@@ -278,21 +399,30 @@ class TorchSimulator:
     def run(
         self,
         steps: int,
-        record: Sequence[str] = (),
+        record: str | Sequence[str] = (),
         plasticity: str = "accumulate",
         lr: float | Mapping[str, float] = 0.0,
-        progress: bool | None = None,
+        progress: bool | str | None = None,
     ) -> RunResult:
         """Run ``steps`` Euler steps from the current state.
 
         Parameters
         ----------
-        steps : number of steps (the traces then have ``steps // every + 1`` rows).
-        record : variables to record every step, besides the model's probes.
+        steps : number of steps, an int >= 0 (the traces then have ``steps // every + 1``
+            rows).
+        record : variables to record every step, besides the model's probes (one name
+            or a list; an unknown name is refused with the close matches).
         plasticity : ``"accumulate"`` (return the updates), ``"online"`` (apply
             ``W += lr*dt*dW_k`` every step; window ``last``: once at the end) or ``"off"``.
         lr : online learning rate, one for all or per parameter name.
-        progress : tqdm bar (None: the simulator default).
+        progress : None (the simulator's ``progress``), True (tqdm bar), ``"text"``
+            (a line every 10 s) or False.
+
+        Raises
+        ------
+        SimulationDivergedError
+            The state became NaN/inf (with ``check_finite``): names the steps, the
+            variable and the likely cause.
         """
         return self._run(steps, record, plasticity, lr, progress, None)
 
@@ -301,10 +431,10 @@ class TorchSimulator:
         tol: float = 1e-8,
         max_steps: int = 100_000,
         check_every: int = 100,
-        record: Sequence[str] = (),
+        record: str | Sequence[str] = (),
         plasticity: str = "accumulate",
         lr: float | Mapping[str, float] = 0.0,
-        progress: bool | None = None,
+        progress: bool | str | None = None,
     ) -> RunResult:
         """Run until every sample's state changes by less than ``tol`` per step.
 
@@ -317,14 +447,19 @@ class TorchSimulator:
     def _run(
         self,
         steps: int,
-        record: Sequence[str],
+        record: str | Sequence[str],
         mode: str,
         lr: float | Mapping[str, float],
-        progress: bool | None,
+        progress: bool | str | None,
         steady: tuple[float, int] | None,
     ) -> RunResult:
-        if steps < 0:
-            raise ValueError(f"TorchSimulator.run: steps must be >= 0, got {steps}")
+        owner = "TorchSimulator.run"
+        steps = validation.check_steps(owner, steps)
+        record = validation.check_record(owner, self.model, record, list(self.model.variables))
+        if progress is None:
+            progress = self.progress
+        progress = progress_mod.check_progress(owner, progress)
+        self._check_trace_memory(steps, record, steady is not None)
         prog = self._program(mode)
         self._last_mode = mode
         n_shards, use_pool, threads = self._parallel_plan(prog, steady is not None)
@@ -333,9 +468,7 @@ class TorchSimulator:
         bounds = [(B * i // n_shards, B * (i + 1) // n_shards) for i in range(n_shards)]
         for p, rows in zip(progs, bounds, strict=True):
             self._bind(p, row=self._t, rows=rows)
-        show = self.progress if progress is None else progress
-        if show is None:
-            show = sys.stderr.isatty() and steps >= 1000
+        show = progress_mod.resolve(progress, steps)
         pool = self._worker_pool(n_shards) if use_pool else None
         runner = Runner(self, progs, bounds, steps, list(record), lr, show, steady, pool)
         before = torch.get_num_threads()
@@ -350,6 +483,23 @@ class TorchSimulator:
                 torch.set_num_threads(before)
         self._t += result.steps
         return result
+
+    def _check_trace_memory(self, steps: int, record: list[str], steady: bool) -> None:
+        """Refuse a recording that cannot fit into the free memory (CPU)."""
+        if self.device.type != "cpu":
+            return
+        every = {p.var: p.every for p in self.model.probes} | {v: 1 for v in record}
+        rows = steps + 1 if not steady else min(steps + 1, 1024)
+        units = sum(self.model.variables[v].size * (rows // e + 1) for v, e in every.items())
+        nbytes = units * self.batch * torch.finfo(self.dtype).bits // 8
+        validation.check_memory(
+            "TorchSimulator.run",
+            "steps",
+            steps,
+            nbytes,
+            "record fewer variables (record=, the model's probes) or every k steps "
+            "(Probe.every), run fewer steps per call, or lower the batch size",
+        )
 
     def _parallel_plan(self, prog: Program, steady: bool) -> tuple[int, bool, int]:
         """``(shards, worker pool?, intra-op threads)`` of a run (see ``threads``)."""
@@ -386,3 +536,15 @@ class TorchSimulator:
         if prog.mode not in self._compiled:
             self._compiled[prog.mode] = torch.compile(prog.step, dynamic=False)
         return self._compiled[prog.mode]
+
+
+def _nonfinite(t: Tensor) -> tuple[int, tuple[int, ...]] | None:
+    """``(count, index of the first)`` of the NaN/inf entries of ``t``, or None. A
+    broadcast view (``expand``: stride 0) is checked on its distinct values only."""
+    distinct = t[tuple(slice(0, 1) if st == 0 else slice(None) for st in t.stride())]
+    if bool(torch.isfinite(distinct).all()):
+        return None
+    bad = ~torch.isfinite(t)
+    if not bool(bad.any()):
+        return None
+    return int(bad.sum()), tuple(bad.nonzero()[0].tolist())

@@ -110,7 +110,7 @@ def test_refusals_name_the_fix() -> None:
     with pytest.raises(ValueError, match="ctrl.label"):
         sim1.run(5)
     sim1.reset(random_inputs(model))
-    with pytest.raises(ValueError, match="cannot record 'nope'"):
+    with pytest.raises(ValueError, match="record='nope' is not a recordable variable"):
         sim1.run(5, record=["nope"])
     with pytest.raises(ValueError, match="time_unit"):
         Brian2Simulator(model, params={"time_unit": 3.0})

@@ -88,3 +88,27 @@ def test_a_run_never_silently_restarts() -> None:
         sim.run(20)
     sim.reset(inputs)
     np.testing.assert_array_equal(sim.run(20).traces["ai.x"], first)
+
+
+def test_standalone_make_uses_at_most_one_job_per_core(tmp_path, monkeypatch) -> None:
+    """brian2's default ``make -j`` starts every compiler at once; neurosim bounds it by
+    the core count, and keeps a value the user set."""
+    import os
+
+    import brian2 as b2
+
+    from neurosim.backends.brian2.targets import device
+
+    monkeypatch.setenv("NEUROSIM_BRIAN2_CACHE", str(tmp_path))
+    prefs = b2.prefs.devices.cpp_standalone
+    before = list(prefs.extra_make_args_unix)
+    try:
+        prefs.extra_make_args_unix = ["-j"]
+        with device("cpp_standalone", "make-jobs"):
+            assert list(prefs.extra_make_args_unix) == [f"-j{os.cpu_count() or 1}"]
+        prefs.extra_make_args_unix = ["-j3"]
+        with device("cpp_standalone", "make-jobs"):
+            assert list(prefs.extra_make_args_unix) == ["-j3"]
+    finally:
+        prefs.extra_make_args_unix = before
+        b2.set_device("runtime")
