@@ -8,6 +8,7 @@ their feedback matrices are obtained (recirculation_pinv.md §2.4, open choices)
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 from neurosim.models.baselines.config import BaselineConfig
 from neurosim.models.config_checks import check_range
 
