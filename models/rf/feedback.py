@@ -66,6 +66,9 @@ class FeedbackLearner:
             params[pair.var("A")], params[pair.var("B")] = W.detach(), B
             self.pairs.append(pair)
         W0 = weights[0]
+        # No simulator guard: a diverging B_l (eta_B sigma² lambda_max(W Wᵀ) >= 2) turns
+        # the loss NaN, and the training loop stops with the model's divergence hint and
+        # the last good checkpoint, which the simulator's own error could not name.
         self.sim = TorchSimulator(
             build(net, dt=1.0),
             device=W0.device,
@@ -73,6 +76,7 @@ class FeedbackLearner:
             params=params,
             threads=1,
             progress=False,
+            check_finite=False,
         )
         self.batch = batch
         self.sim.reset({}, batch=batch)
