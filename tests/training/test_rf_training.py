@@ -76,3 +76,32 @@ def test_cli_trains_rf_from_its_shipped_config(tmp_path, capsys, monkeypatch):
     assert (out / "diagnostics.png").is_file()
     assert main(["train", "--out", str(out), "--resume", "--epochs", "2", "--no-progress"]) == 0
     assert [r.get("epoch") for r in read_jsonl(out / "metrics.jsonl")] == [None, 1, 2]
+
+
+@pytest.mark.slow
+def test_two_processes_match_one(tmp_path):
+    """Data-parallel rf: the forward updates are all-reduced, and every process learns the
+    same ``B_l`` from the same noise (the pairs' noise is not per sample), so 2 processes
+    give 1 process's metrics and weights within the float64 tolerance."""
+    from neurosim.scale.launch import train_data_parallel
+    from neurosim.testing import assert_allclose
+    from neurosim.training.config import default_config
+
+    cfg = default_config("bp", "student-teacher").with_overrides(
+        model="rf", params=PARAMS, schedule=SCHED, epochs=2, subset=96, batch_size=32,
+        threads=1, dtype="float64",
+    )  # fmt: skip
+    one, two = tmp_path / "one", tmp_path / "two"
+    train(cfg, one, progress=False)
+    train_data_parallel(cfg, two, nproc=2, progress=False)
+    for a, b in zip(read_jsonl(one / "metrics.jsonl"), read_jsonl(two / "metrics.jsonl"),
+                    strict=True):  # fmt: skip
+        for key in ("train_loss", "test_loss"):
+            if key in a:
+                assert_allclose(b[key], a[key], msg=f"epoch {a.get('epoch')} {key}")
+    ref = load_checkpoint(one / "checkpoint.pt")["model"]
+    got = load_checkpoint(two / "checkpoint.pt")["model"]
+    assert any(k.startswith("B") for k in ref)
+    for name, tensor in ref.items():
+        if tensor.is_floating_point():
+            assert_allclose(got[name], tensor, msg=name)
