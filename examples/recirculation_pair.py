@@ -16,7 +16,10 @@ simulated online on the torch backend; the Penrose residuals r1-r4 and
       the Sigma-weighted inverse ``Sigma Aᵀ (A Sigma Aᵀ)⁻¹`` (its distance ``d_Sigma``);
 * E1c expanding pair (m = 10, n = 20): ``B P⊥`` stays at its initial value, so with a
       random B_0 r3 and d plateau at the frozen component, with B_0 = 0 everything
-      vanishes.
+      vanishes;
+* and Hinton & McClelland's original Recirculation (logistic, lambda = 0.75, rate 20,
+      biases) on the 4-2-4 one-hot encoder: sweeps to learn it, ``--encoder-inits``
+      initialisations (recirculation_pinv.md §2.2).
 
 Writes one figure (``recirculation_pair.png``) and the final numbers
 (``recirculation_pair.json``) into ``--out``.
@@ -37,7 +40,7 @@ import torch  # noqa: E402
 
 from neurosim import Normal  # noqa: E402
 from neurosim.circuits import ReciprocalPair  # noqa: E402
-from neurosim.models.rf.pair import Anneal, PairHistory, PairTrainer  # noqa: E402
+from neurosim.models.rf.pair import Anneal, PairHistory, PairTrainer, encoder_sweeps  # noqa: E402
 
 KEYS = ("r1", "r2", "r3", "r4", "pinv_dist")
 LABELS = {"r1": "r1 ABA=A", "r2": "r2 BAB=B", "r3": "r3 (AB)ᵀ=AB", "r4": "r4 (BA)ᵀ=BA",
@@ -146,6 +149,7 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=20000, help="online steps per run")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--t0", type=float, default=20.0, help="anneal: eta_B * min(1, t0/t)")
+    p.add_argument("--encoder-inits", type=int, default=20, help="4-2-4 encoder runs (0: none)")
     p.add_argument("--out", type=Path, default=Path("runs/recirculation_pair"))
     args = p.parse_args()
     torch.set_num_threads(1)
@@ -173,6 +177,18 @@ def main() -> None:
     summary["E1 floor of d at constant eta_B"] = fl = floor(res["E1"]["constant"])
     print(f"E1 floor of d at constant eta_B: {fl['measured_rms']:.3g} (rms, 2nd half), derived "
           f"{fl['predicted']:.3g}")  # fmt: skip
+    if args.encoder_inits > 0:
+        sweeps = [encoder_sweeps(seed) for seed in range(args.encoder_inits)]
+        learned = [n for n in sweeps if n is not None]
+        summary["original Recirculation, 4-2-4 encoder"] = enc = {
+            "initialisations": len(sweeps),
+            "learned": len(learned),
+            "mean_sweeps": float(np.mean(learned)) if learned else None,
+            "sweeps": sweeps,
+        }
+        print(f"original Recirculation, 4-2-4 encoder: learned by {enc['learned']} of "
+              f"{enc['initialisations']} initialisations, {enc['mean_sweeps']:.1f} sweeps on "
+              "average (every pattern within 0.1, at most 400 sweeps)")  # fmt: skip
     figure = args.out / "recirculation_pair.png"
     plot(res, figure)
     (args.out / "recirculation_pair.json").write_text(json.dumps(summary, indent=2))

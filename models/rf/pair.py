@@ -175,6 +175,46 @@ class PairTrainer:
         return hist
 
 
+def encoder_sweeps(
+    seed: int,
+    *,
+    size: int = 4,
+    hidden: int = 2,
+    rate: float = 20.0,
+    lam: float = 0.75,
+    init_std: float = 0.5,
+    max_sweeps: int = 400,
+    tolerance: float = 0.1,
+) -> int | None:
+    """Sweeps Hinton & McClelland's Recirculation needs to learn the one-hot encoder.
+
+    The replication's set-up (recirculation_pinv.md §2.2): a
+    ``ReciprocalPair(variant="recirculation", bias=True)`` with logistic units, second
+    passes mixed by ``lam``, both rates ``rate``, weights ``N(0, init_std²)``, trained
+    online on the ``size`` one-hot patterns, one pattern per step in a fresh random
+    order each sweep. After every sweep each pattern is reconstructed without learning;
+    returns the first sweep after which every unit of every pattern is within
+    ``tolerance``, or ``None`` if none within ``max_sweeps``.
+    """
+    from neurosim.core.init import Normal
+
+    patterns = torch.eye(size, dtype=torch.float64)[:, None, :]  # (steps, batch 1, size)
+    net = Network("encoder", seed=seed)
+    net.add(ReciprocalPair("p", size, hidden=hidden, variant="recirculation", bias=True,
+                           drive="data", sigma=0.0, eta_A=rate, eta_B=rate, lam=lam,
+                           init_A=Normal(init_std), init_B=Normal(init_std)))  # fmt: skip
+    sim = TorchSimulator(build(net, dt=1.0), dtype=torch.float64, progress=False)
+    order = torch.Generator().manual_seed(seed)
+    for sweep in range(1, max_sweeps + 1):
+        sim.reset({"p.data": patterns[torch.randperm(size, generator=order)]})
+        sim.run(size, plasticity="online", lr=1.0, progress=False)
+        sim.reset({"p.data": patterns})
+        run = sim.run(size, record=["p.rec_x"], plasticity="off", progress=False)
+        if (run.traces["p.rec_x"][1:, 0] - patterns[:, 0]).abs().max() < tolerance:
+            return sweep
+    return None
+
+
 __all__ = [
     "RESIDUALS",
     "Anneal",
@@ -182,5 +222,6 @@ __all__ = [
     "Measure",
     "PairHistory",
     "PairTrainer",
+    "encoder_sweeps",
     "record_points",
 ]

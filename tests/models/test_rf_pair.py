@@ -11,7 +11,7 @@ import torch
 
 from neurosim import Normal
 from neurosim.circuits import ReciprocalPair
-from neurosim.models.rf.pair import Anneal, PairTrainer, record_points
+from neurosim.models.rf.pair import Anneal, PairTrainer, encoder_sweeps, record_points
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -110,23 +110,7 @@ def test_original_recirculation_learns_the_4_2_4_encoder():
     """Hinton & McClelland's procedure with the replication's settings (recirculation_pinv.md
     §2.2: logistic units, lambda = 0.75, rate 20, biases, one pattern per step in a random
     order): every one-hot pattern is reconstructed within 0.1 in under 400 sweeps."""
-    import neurosim
-    from neurosim.backends.torch import TorchSimulator
-
-    patterns = torch.eye(4, dtype=torch.float64)[:, None, :]  # (4 steps, batch 1, 4)
     for seed in range(3):
-        net = neurosim.Network("encoder", seed=seed)
-        net.add(ReciprocalPair("p", 4, hidden=2, variant="recirculation", bias=True,
-                               drive="data", sigma=0.0, eta_A=20.0, eta_B=20.0,
-                               init_A=Normal(0.5), init_B=Normal(0.5)))  # fmt: skip
-        sim = TorchSimulator(neurosim.build(net, dt=1.0), dtype=torch.float64)
-        order = torch.Generator().manual_seed(seed)
-        for _sweep in range(400):
-            sim.reset({"p.data": patterns[torch.randperm(4, generator=order)]})
-            sim.run(4, plasticity="online", lr=1.0)
-            sim.reset({"p.data": patterns})
-            rec = sim.run(4, record=["p.rec_x"], plasticity="off").traces["p.rec_x"][1:, 0]
-            if (rec - patterns[:, 0]).abs().max() < 0.1:
-                break
-        else:
-            pytest.fail(f"seed {seed}: the 4-2-4 encoder was not learned in 400 sweeps")
+        sweeps = encoder_sweeps(seed)
+        assert sweeps is not None, f"seed {seed}: the 4-2-4 encoder was not learned"
+        assert sweeps > 1  # it has to learn: the random initial weights do not reconstruct
