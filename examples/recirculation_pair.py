@@ -19,7 +19,9 @@ simulated online on the torch backend; the Penrose residuals r1-r4 and
       vanishes;
 * and Hinton & McClelland's original Recirculation (logistic, lambda = 0.75, rate 20,
       biases) on the 4-2-4 one-hot encoder: sweeps to learn it, ``--encoder-inits``
-      initialisations (recirculation_pinv.md §2.2).
+      initialisations (recirculation_pinv.md §2.2);
+* E1d the rate ratio eta_A / eta_B in {0, 0.1, 1, 3, 10} at constant eta_B = 0.1: growth of
+      ||A|| and the divergence of the B-LMS (a table, no figure).
 
 Writes one figure (``recirculation_pair.png``) and the final numbers
 (``recirculation_pair.json``) into ``--out``.
@@ -40,6 +42,7 @@ import torch  # noqa: E402
 
 from neurosim import Normal  # noqa: E402
 from neurosim.circuits import ReciprocalPair  # noqa: E402
+from neurosim.core.errors import SimulationDivergedError  # noqa: E402
 from neurosim.models.rf.pair import Anneal, PairHistory, PairTrainer, encoder_sweeps  # noqa: E402
 
 KEYS = ("r1", "r2", "r3", "r4", "pinv_dist")
@@ -115,6 +118,35 @@ def e1c(steps: int, seed: int) -> dict[str, PairHistory]:
     return out
 
 
+def e1d(steps: int, seed: int, ratios=(0.0, 0.1, 1.0, 3.0, 10.0), eta_B: float = 0.1) -> dict:
+    """E1d: the rate ratio eta_A / eta_B (recirculation_pinv.md §3, §4 "Growth of A").
+
+    The contracting white-noise pair of E1 at constant eta_B, run in chunks of 10 steps:
+    the final ||A||_F, eta_B * lambda_max(A Aᵀ) (the LMS step is stable below 2), r1, r4
+    and d; or, where the run diverges, the step and the last values before it."""
+    out = {}
+    for ratio in ratios:
+        trainer = PairTrainer(
+            ReciprocalPair("pair", 20, hidden=10, eta_A=ratio * eta_B, eta_B=eta_B), 32, seed
+        )
+        row: dict = {"eta_A": ratio * eta_B, "eta_B": eta_B, "diverged_at": None}
+        while trainer.t < steps:
+            lam = float(torch.linalg.matrix_norm(trainer.A, 2) ** 2)
+            row.update(norm_A=float(torch.linalg.matrix_norm(trainer.A)), lms_gain=eta_B * lam)
+            try:
+                trainer.advance(min(10, steps - trainer.t))
+            except SimulationDivergedError:
+                row["diverged_at"] = f"{trainer.t + 1}-{trainer.t + 10}"
+                break
+        if row["diverged_at"] is None:
+            res = trainer.residuals()
+            lam = float(torch.linalg.matrix_norm(trainer.A, 2) ** 2)
+            row.update(norm_A=res["norm_A"], lms_gain=eta_B * lam,
+                       r1=res["r1"], r4=res["r4"], pinv_dist=res["pinv_dist"])  # fmt: skip
+        out[f"eta_A/eta_B = {ratio:g}"] = row
+    return out
+
+
 def _panel(ax, hist: PairHistory, keys, title: str, style: str = "-") -> None:
     a = hist.as_arrays()
     for k in keys:
@@ -177,6 +209,16 @@ def main() -> None:
     summary["E1 floor of d at constant eta_B"] = fl = floor(res["E1"]["constant"])
     print(f"E1 floor of d at constant eta_B: {fl['measured_rms']:.3g} (rms, 2nd half), derived "
           f"{fl['predicted']:.3g}")  # fmt: skip
+    summary["E1d rate ratio"] = rates = e1d(min(args.steps, 5000), args.seed)
+    print(f"E1d, eta_B = 0.1 constant, {min(args.steps, 5000)} steps: ||A||_F, "
+          "eta_B lambda_max(AAᵀ) (last before divergence), r1, r4, d")  # fmt: skip
+    for name, row in rates.items():
+        tail = (
+            f"diverged in steps {row['diverged_at']}"
+            if row["diverged_at"]
+            else f"r1 {row['r1']:.1e}  r4 {row['r4']:.2e}  d {row['pinv_dist']:.2e}"
+        )
+        print(f"  {name:<18} ||A|| {row['norm_A']:7.3g}  gain {row['lms_gain']:7.3g}  {tail}")
     if args.encoder_inits > 0:
         sweeps = [encoder_sweeps(seed) for seed in range(args.encoder_inits)]
         learned = [n for n in sweeps if n is not None]

@@ -21,14 +21,20 @@ def _run(script: str, *args: str) -> subprocess.CompletedProcess:
 
 @pytest.mark.example
 def test_pair_example_writes_figure_and_numbers(tmp_path):
-    done = _run("recirculation_pair.py", "--steps", "600", "--out", str(tmp_path))
+    done = _run("recirculation_pair.py", "--steps", "600", "--encoder-inits", "2",
+                "--out", str(tmp_path))  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "recirculation_pair.png").stat().st_size > 10_000
     rows = json.loads((tmp_path / "recirculation_pair.json").read_text())
     assert rows["E1 annealed"]["r1"] < 1e-6  # conditions 1-3 hold well before 600 steps
     assert rows["E1c B0 = 0"]["pinv_dist"] < 1e-8
     assert rows["E1c random B0"]["frozen"] < 1e-10  # B P_perp never moves
+    rates = rows["E1d rate ratio"]
+    assert rates["eta_A/eta_B = 0"]["diverged_at"] is None
+    assert rates["eta_A/eta_B = 0"]["r1"] < 1e-4  # 1 at the start (B_0 = 0)
+    assert rates["eta_A/eta_B = 10"]["diverged_at"] is not None  # A outgrows the B-LMS
     assert "E1b data" in done.stdout
+    assert rows["original Recirculation, 4-2-4 encoder"]["learned"] == 2
 
 
 @pytest.mark.example
