@@ -6,18 +6,17 @@ published cells (DFC.md §2) are copied verbatim into ``models/configs/**/{bp,fa
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass, fields
-from typing import Any
+from dataclasses import dataclass
 
 from neurosim.models.activations import ACTIVATIONS, hidden_activations
 from neurosim.models.config_checks import check_field_types, check_range
+from neurosim.models.config_params import ParamsConfig
 
 OPTIMIZERS = ("adam", "sgd")
 
 
 @dataclass(frozen=True)
-class BaselineConfig:
+class BaselineConfig(ParamsConfig):
     """Architecture and optimiser of a feedforward baseline.
 
     ``lr`` and ``target_stepsize`` (lambda) are the reference config values; with
@@ -27,6 +26,8 @@ class BaselineConfig:
     clipping) is used by DFA only: the reference's ``train_bp`` never clips
     (DFC.md §1.7, §5), and neither do BP and FA here; ``None`` disables clipping.
     """
+
+    LIST_FIELDS = ("size_hidden", "hidden_activation")
 
     size_hidden: tuple[int, ...] = (256, 256, 256)
     hidden_activation: str | tuple[str, ...] = "tanh"
@@ -92,25 +93,6 @@ class BaselineConfig:
             f"the learning rate is probably too high: lower params.lr (now {self.lr:g}; the "
             f"{self.optimizer} step size is {step})"
         )
-
-    @classmethod
-    def from_params(cls, params: dict[str, Any] | None) -> BaselineConfig:
-        """Build from a YAML ``params`` mapping; unknown keys raise, naming the allowed."""
-        params = dict(params or {})
-        allowed = sorted(f.name for f in fields(cls))
-        unknown = sorted(set(params) - set(allowed))
-        if unknown:
-            raise ValueError(
-                f"{cls.__name__}: unknown parameter(s) {unknown}; allowed keys are {allowed}"
-            )
-        for key in ("size_hidden", "hidden_activation"):
-            if isinstance(params.get(key), list):
-                params[key] = tuple(params[key])
-        return cls(**params)
-
-    def replace(self, **changes: Any) -> BaselineConfig:
-        """A copy with some fields changed (validated again)."""
-        return dataclasses.replace(self, **changes)
 
 
 def _check_choice(cfg: object, what: str, value: str, choices: tuple[str, ...]) -> None:

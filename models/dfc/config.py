@@ -7,13 +7,12 @@ copied verbatim into ``models/configs/**/dfc*.yaml``.
 
 from __future__ import annotations
 
-import dataclasses
 import warnings
-from dataclasses import dataclass, fields
-from typing import Any
+from dataclasses import dataclass
 
 from neurosim.models.activations import ACTIVATIONS, hidden_activations
 from neurosim.models.config_checks import check_field_types, check_range
+from neurosim.models.config_params import ParamsConfig
 
 K_INITS = ("xavier_normal", "weight_product")
 OPTIMIZERS = ("adam", "sgd")
@@ -34,7 +33,7 @@ class ClippedTimeConstantWarning(UserWarning):
 
 
 @dataclass(frozen=True)
-class DFCConfig:
+class DFCConfig(ParamsConfig):
     """All DFC hyperparameters (DFC.md §1–2; App. F Table S-configs).
 
     Forward phase (eq. 1–5, App. E.1): ``alpha_di``, ``k_p``, ``dt_di``, ``tmax_di``,
@@ -58,6 +57,8 @@ class DFCConfig:
     (:meth:`warn_if_clipped`; DFC-SSA's configs keep an unused 0.005). Zero or
     negative is an error.
     """
+
+    LIST_FIELDS = ("size_hidden", "hidden_activation")
 
     size_hidden: tuple[int, ...] = (256, 256, 256)
     hidden_activation: str | tuple[str, ...] = "tanh"
@@ -258,26 +259,6 @@ class DFCConfig:
         return _with_rates(causes, "forward learning rate", rate)
 
     # -- construction ---------------------------------------------------------------
-    @classmethod
-    def from_params(cls, params: dict[str, Any] | None, **overrides: Any) -> DFCConfig:
-        """Build from a YAML ``params`` mapping; unknown keys raise, naming the allowed
-        ones. ``overrides`` (set by the variant, e.g. ``freeze_fb_weights``) win."""
-        params = dict(params or {})
-        allowed = {f.name for f in fields(cls)}
-        unknown = sorted(set(params) - allowed)
-        if unknown:
-            raise ValueError(
-                f"DFCConfig: unknown parameter(s) {unknown}; allowed keys are {sorted(allowed)}"
-            )
-        for key in ("size_hidden", "hidden_activation"):
-            if isinstance(params.get(key), list):
-                params[key] = tuple(params[key])
-        params.update(overrides)
-        return cls(**params)
-
-    def replace(self, **changes: Any) -> DFCConfig:
-        """A copy with some fields changed (validated again)."""
-        return dataclasses.replace(self, **changes)
 
 
 def _euler_causes(

@@ -8,11 +8,12 @@ Defaults follow autapse_rnn_fa.md §2.3.
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+from neurosim.models.config_params import ParamsConfig
 
 IO_WEIGHTS = ("identity", "random")
 FEEDBACK_NAMES = ("random",)
@@ -21,7 +22,7 @@ DFA_ERRORS = ("current", "local")
 
 
 @dataclass(frozen=True)
-class RNNConfig:
+class RNNConfig(ParamsConfig):
     """Network, feedback and learning rates of a recurrent learner.
 
     Network (autapse_rnn_fa.md §2.1): ``a(t) = W o(t-1) + U x(t) [+ b]``,
@@ -103,22 +104,6 @@ class RNNConfig:
     def given_feedback(self) -> np.ndarray | None:
         """The feedback matrix B (N, 2) given in the config, or None (random)."""
         return None if isinstance(self.feedback, str) else np.asarray(self.feedback, float)
-
-    @classmethod
-    def from_params(cls, params: dict[str, Any] | None) -> RNNConfig:
-        """Build from a YAML ``params`` mapping; unknown keys raise, naming the allowed."""
-        params = dict(params or {})
-        allowed = sorted(f.name for f in fields(cls))
-        unknown = sorted(set(params) - set(allowed))
-        if unknown:
-            raise ValueError(
-                f"{cls.__name__}: unknown parameter(s) {unknown}; allowed keys are {allowed}"
-            )
-        return cls(**params)
-
-    def replace(self, **changes: Any) -> RNNConfig:
-        """A copy with some fields changed (validated again)."""
-        return dataclasses.replace(self, **changes)
 
 
 def _choice(cfg: object, key: str, value: Any, choices: tuple[str, ...]) -> None:

@@ -1,4 +1,4 @@
-"""``neurosim train``: train a model of DFC Table 1 on one of its data sets.
+"""``neurosim train``: train a registered model on one of the tasks.
 
 The configuration is the paper's for ``--model X --dataset Y``
 (``models/configs/Y/X.yaml``), or ``--config FILE``; any flag given overrides it, and
@@ -26,7 +26,8 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     """Add the ``train`` subcommand to ``subparsers`` (sets ``func=run``)."""
     p = subparsers.add_parser(
         "train",
-        help="train a model (DFC family, BP, FA, DFA) and write metrics, checkpoints, plots",
+        help="train a model (DFC family, BP, FA, DFA, learned feedback, recurrent rules) "
+        "and write metrics, checkpoints, plots",
         description=__doc__,
         formatter_class=DefaultsHelpFormatter,
     )
@@ -39,7 +40,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     """The ``train`` options (their defaults are appended by :class:`DefaultsHelpFormatter`)."""
     from neurosim.training.tasks import TASKS
 
-    p.add_argument("--model", help=f"model name: {', '.join(MODEL_NAMES)}")
+    p.add_argument(
+        "--model",
+        help="model name; shipped configs (models/configs/DATASET/MODEL.yaml): "
+        + _shipped_models(),
+    )
     p.add_argument("--dataset", choices=sorted(TASKS), help="task / data set")
     p.add_argument("--epochs", type=int, metavar="N", help="number of training epochs")
     p.add_argument("--out", required=True, type=Path, metavar="DIR", help="run directory")
@@ -95,6 +100,22 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="data-parallel training on N processes, each simulating 1/N of every "
         "minibatch (gloo on CPU, nccl on GPU); under torchrun the process count is its own",
     )
+
+
+def _shipped_models() -> str:
+    """``"bp, fa (mnist, fashion-mnist); rflo (bouncing-ball)"``: every model with a
+    shipped config, grouped by the data sets it has one for (read at --help time)."""
+    from neurosim.training.config import CONFIG_ROOT
+
+    datasets: dict[str, list[str]] = {}
+    for path in sorted(CONFIG_ROOT.glob("*/*.yaml")):
+        datasets.setdefault(path.stem, []).append(path.parent.name)
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for model, where in datasets.items():
+        groups.setdefault(tuple(where), []).append(model)
+    if not groups:
+        return f"none found in {CONFIG_ROOT}"
+    return "; ".join(f"{', '.join(m)} ({', '.join(d)})" for d, m in groups.items())
 
 
 def _paper_values(key: str, show: Any = str) -> str:

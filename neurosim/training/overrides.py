@@ -26,6 +26,7 @@ import dataclasses
 import difflib
 import types
 import typing
+import warnings
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from typing import Any
@@ -151,7 +152,11 @@ def check_model_params(cfg: RunConfig, source: str = "config") -> None:
     from neurosim.models import registry
 
     try:
-        registry.create(cfg.model, _tiny_task(cfg.dataset), cfg.model_params(), seed=cfg.seed)
+        # only errors matter here: the model built for training warns (e.g. a clipped
+        # time constant) once, where the warning belongs
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            registry.create(cfg.model, _tiny_task(cfg.dataset), cfg.model_params(), seed=cfg.seed)
     except (ValueError, TypeError, KeyError) as err:
         msg = err.args[0] if isinstance(err, KeyError) and err.args else err
         raise ConfigError(f"{source}: model {cfg.model!r} rejects its params: {msg}") from None

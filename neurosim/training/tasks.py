@@ -105,6 +105,10 @@ TASKS: dict[str, TaskSpec] = {
                 "radius": 0.05,
                 "speed": [0.03, 0.03],
             },
+            # independent sequences like the training ones (101 steps x 2 coordinates)
+            max_val_size=10000,
+            val_size_note="independent trajectories generated like its 20 training "
+            "sequences; 500x the training set is plenty for a validation estimate",
         ),
         TaskSpec(
             "student-teacher",

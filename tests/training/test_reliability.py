@@ -404,6 +404,7 @@ def test_alpha_di_is_used_by_the_closed_form_and_the_simulation():
         ("bp", {"schedule": [1, 2]}, r"schedule=\[1, 2\] \(list\); expected a mapping"),
         ("bp", {"val_size": 99999999}, "val_size=99999999 exceeds the 59999 validation"),
         ("bp", {"dataset": "student-teacher", "val_size": 99999999}, "exceeds the 20000"),
+        ("bp", {"dataset": "bouncing-ball", "val_size": 99999999}, "exceeds the 10000"),
         ("bp", {"epochs": 0}, "epochs must be an integer >= 1, got 0"),
         ("bp", {"divergence_factor": 0.5}, "divergence_factor=0.5; expected a number > 1"),
     ],
