@@ -105,3 +105,14 @@ def test_two_processes_match_one(tmp_path):
     for name, tensor in ref.items():
         if tensor.is_floating_point():
             assert_allclose(got[name], tensor, msg=name)
+
+
+def test_train_help_lists_rf_but_not_the_comparison_variants(capsys, monkeypatch):
+    """``bp-contracting.yaml`` / ``fa-contracting.yaml`` are ``--config`` variants (their
+    model is bp / fa), so ``--model`` help must not offer them as model names."""
+    monkeypatch.setenv("COLUMNS", "1000")
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "rf-exact, rf (fashion-mnist, mnist)" in text
+    assert "contracting" not in text
