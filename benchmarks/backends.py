@@ -42,6 +42,10 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+# neurosim first: importing it sets OpenMP's passive wait policy before torch loads
+# (neurosim/_threads.py), as the `neurosim` command does
+import neurosim  # noqa: F401  isort: skip
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))

@@ -21,7 +21,13 @@ elementwise work is not counted)::
     once:       2*784*256 (W1 x, hoisted) + 2*256*784 (layer-1 rule: (sum_k delta)^T x)
               = 802 816
 
-Usage: ``python benchmarks/simulate.py [--quick] [--compile] [--threads N] [--json PATH]``.
+On the CPU the fused C kernels (the default) are also timed against the eager step
+(``fused=False``), interleaved: the ``fused x`` column. On CUDA (``--device cuda``,
+synchronised before each clock read) the simulator captures CUDA graphs of its
+segments; ``--no-plain`` skips the plain loop (large batches).
+
+Usage: ``python benchmarks/simulate.py [--quick] [--compile] [--threads N] [--batch B]
+[--device cpu|cuda] [--no-plain] [--json PATH]``.
 
 Run time (one thread, on the shared 2-core CPU of development at the load average given;
 longer on a busier machine): full (999 steps, 5 rounds, float32 and float64) 17.5 min at
@@ -34,10 +40,15 @@ import argparse
 import sys
 from pathlib import Path
 
+# neurosim first: importing it sets OpenMP's passive wait policy before torch loads
+# (neurosim/_threads.py), as the `neurosim` command does
+import neurosim  # noqa: F401  isort: skip
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (  # noqa: E402
+    add_device_argument,
+    check_device,
     interleaved,
     machine,
     matmul_peak_callable,
@@ -104,13 +115,22 @@ def plain_loop(x, y, W, b, Q, steps: int, lam: float) -> list[torch.Tensor]:
     return out
 
 
-def bench(dtype: torch.dtype, steps: int, batch: int, repeats: int, compile_: bool) -> dict:
+def bench(
+    dtype: torch.dtype,
+    steps: int,
+    batch: int,
+    repeats: int,
+    compile_: bool,
+    device: str = "cpu",
+    plain_loop_too: bool = True,
+) -> dict:
     model = dfc_model(SIZES, lam=LAM / batch, **CFG)
+    model.probes = []  # nothing recorded: CUDA runs replay graphs of their segments
     g = torch.Generator().manual_seed(0)
-    x = torch.randn(batch, SIZES[0], generator=g).to(dtype)
-    y = torch.nn.functional.one_hot(torch.arange(batch) % 10, 10).to(dtype)
+    x = torch.randn(batch, SIZES[0], generator=g).to(device, dtype)
+    y = torch.nn.functional.one_hot(torch.arange(batch) % 10, 10).to(device, dtype)
     inputs = {"x.r": x, "ctrl.label": y}
-    sim = TorchSimulator(model, dtype=dtype)
+    sim = TorchSimulator(model, device=device, dtype=dtype)
     p = sim.params
     names = ["x", "h1", "h2", "h3"]
     W = [p[f"{names[i]}_to_h{i + 1}_basal.W"] for i in range(4)]
@@ -125,34 +145,48 @@ def bench(dtype: torch.dtype, steps: int, batch: int, repeats: int, compile_: bo
     def plain() -> None:
         box["plain"] = plain_loop(x, y, W, b, Q, steps, LAM / batch)
 
-    peak_fn, peak_flops = matmul_peak_callable(dtype)
-    fns = {"ours": ours, "plain": plain, "peak": peak_fn}
+    peak_fn, peak_flops = matmul_peak_callable(dtype, device=device)
+    fns = {"ours": ours, "peak": peak_fn}
+    if plain_loop_too:
+        fns["plain"] = plain
+    if sim.fused:
+        esim = TorchSimulator(model, device=device, dtype=dtype, fused=False)
+        fns["eager"] = lambda: ours(esim)
     if compile_:
-        csim = TorchSimulator(model, dtype=dtype, compile=True)
+        csim = TorchSimulator(model, device=device, dtype=dtype, compile=True)
         fns["compiled"] = lambda: ours(csim)
     with torch.no_grad():
-        times = interleaved(fns, repeats)
-    err = max(
-        float(
-            (box["ours"][f"{names[i]}_to_h{i + 1}_basal.W"] - box["plain"][i]).norm()
-            / box["plain"][i].norm()
-        )
-        for i in range(4)
-    )
+        times = interleaved(fns, repeats, device=device)
     flops = flops_per_sample(steps) * batch
-    res = {
-        "seconds_per_sample": stats([t / batch for t in times["ours"]]),
-        "plain_seconds_per_sample": stats([t / batch for t in times["plain"]]),
-        "speedup_vs_plain_loop": min(times["plain"]) / min(times["ours"]),
-        "speedup_vs_plain_loop_median": stats(times["plain"])["median"]
-        / stats(times["ours"])["median"],
-        "matmul_peak_gflops": peak_flops / min(times["peak"]) / 1e9,
-        "achieved_gflops": flops / min(times["ours"]) / 1e9,
-        "fraction_of_matmul_peak": (flops / min(times["ours"])) / (peak_flops / min(times["peak"])),
-        "fraction_of_matmul_peak_median": (flops / stats(times["ours"])["median"])
-        / (peak_flops / stats(times["peak"])["median"]),
-        "updates_rel_err_vs_plain": err,
-    }
+    res: dict = {"seconds_per_sample": stats([t / batch for t in times["ours"]])}
+    if plain_loop_too:
+        err = max(
+            float(
+                (box["ours"][f"{names[i]}_to_h{i + 1}_basal.W"] - box["plain"][i]).norm()
+                / box["plain"][i].norm()
+            )
+            for i in range(4)
+        )
+        res.update({
+            "plain_seconds_per_sample": stats([t / batch for t in times["plain"]]),
+            "speedup_vs_plain_loop": min(times["plain"]) / min(times["ours"]),
+            "speedup_vs_plain_loop_median": stats(times["plain"])["median"]
+            / stats(times["ours"])["median"],
+            "updates_rel_err_vs_plain": err,
+        })  # fmt: skip
+    if "eager" in times:
+        res["fused_speedup"] = stats(times["eager"])["median"] / stats(times["ours"])["median"]
+        res["eager_seconds_per_sample"] = stats([t / batch for t in times["eager"]])
+    res.update(
+        {
+            "matmul_peak_gflops": peak_flops / min(times["peak"]) / 1e9,
+            "achieved_gflops": flops / min(times["ours"]) / 1e9,
+            "fraction_of_matmul_peak": (flops / min(times["ours"]))
+            / (peak_flops / min(times["peak"])),
+            "fraction_of_matmul_peak_median": (flops / stats(times["ours"])["median"])
+            / (peak_flops / stats(times["peak"])["median"]),
+        }
+    )
     if compile_:
         res["compiled_seconds_per_sample"] = stats([t / batch for t in times["compiled"]])
         res["compile_speedup"] = min(times["ours"]) / min(times["compiled"])
@@ -170,15 +204,20 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--repeats", type=int, default=None)
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--threads", type=int, default=None, help="torch intra-op threads")
+    ap.add_argument("--no-plain", action="store_true", help="skip the plain-loop baseline")
+    ap.add_argument("--dtypes", nargs="+", default=["float32", "float64"],
+                    choices=["float32", "float64"])  # fmt: skip
     ap.add_argument("--json", type=str, default=None, help="write results to this path")
+    add_device_argument(ap)
     args = ap.parse_args(argv)
+    device = check_device(args.device)
     if args.threads:
         torch.set_num_threads(args.threads)
     steps = 199 if args.quick else 999
     repeats = args.repeats or (3 if args.quick else 5)
     out: dict = {
         "config": {"sizes": SIZES, "steps": steps, "batch": args.batch, "repeats": repeats, **CFG},
-        "machine": machine(),
+        "machine": machine(device),
     }
     rows = [
         (
@@ -191,15 +230,17 @@ def main(argv: list[str] | None = None) -> dict:
             "peak GFLOP/s",
             "frac peak",
             "rel err",
+            "fused x",
         )
     ]
-    for dtype, tag in ((torch.float32, "float32"), (torch.float64, "float64")):
-        progress(f"{tag}: {repeats} interleaved rounds (+1 warm-up) of the backend, the plain "
-                 f"loop and the matmul peak; {steps} steps, batch {args.batch}")  # fmt: skip
-        r = bench(dtype, steps, args.batch, repeats, args.compile)
+    for tag in args.dtypes:
+        dtype = getattr(torch, tag)
+        progress(f"{tag}: {repeats} interleaved rounds (+1 warm-up) of the backend, the "
+                 f"baselines and the matmul peak; {steps} steps, batch {args.batch}")  # fmt: skip
+        r = bench(dtype, steps, args.batch, repeats, args.compile, device, not args.no_plain)
         out[tag] = r
         out[f"seconds_per_sample_{tag}"] = r["seconds_per_sample"]["min"]
-        out[f"speedup_vs_plain_loop_{tag}"] = r["speedup_vs_plain_loop"]
+        out[f"speedup_vs_plain_loop_{tag}"] = r.get("speedup_vs_plain_loop")
         out[f"fraction_of_matmul_peak_{tag}"] = r["fraction_of_matmul_peak"]
         if args.compile:
             out[f"compile_speedup_{tag}"] = r["compile_speedup"]
@@ -208,12 +249,15 @@ def main(argv: list[str] | None = None) -> dict:
                 tag,
                 f"{r['seconds_per_sample']['min']:.2e}",
                 f"{r['seconds_per_sample']['median']:.2e}",
-                f"{r['plain_seconds_per_sample']['min']:.2e}",
-                f"{r['speedup_vs_plain_loop']:.2f}x",
+                f"{r['plain_seconds_per_sample']['min']:.2e}"
+                if "plain_seconds_per_sample" in r
+                else "-",
+                f"{r['speedup_vs_plain_loop']:.2f}x" if "speedup_vs_plain_loop" in r else "-",
                 f"{r['achieved_gflops']:.1f}",
                 f"{r['matmul_peak_gflops']:.1f}",
                 f"{r['fraction_of_matmul_peak']:.2f}",
-                f"{r['updates_rel_err_vs_plain']:.1e}",
+                f"{r['updates_rel_err_vs_plain']:.1e}" if "updates_rel_err_vs_plain" in r else "-",
+                f"{r['fused_speedup']:.2f}x" if "fused_speedup" in r else "-",
             )
         )
     progress("done")
@@ -221,7 +265,7 @@ def main(argv: list[str] | None = None) -> dict:
     if args.compile:
         print(
             "compile=True speedup: "
-            + ", ".join(f"{t} {out[f'compile_speedup_{t}']:.2f}x" for t in ("float32", "float64"))
+            + ", ".join(f"{t} {out[f'compile_speedup_{t}']:.2f}x" for t in args.dtypes)
         )
     print(f"machine: {out['machine']}")
     if args.json:

@@ -1,6 +1,8 @@
 """Rate nonlinearities of the trainable models and their derivatives (torch kernels).
 
-``phi`` is the rate function of DFC eq. 1 (``r = phi(v)``); ``phi_prime`` its
+``phi`` is the rate function of DFC eq. 1 (``r = phi(v)``); ``phi_difference`` the
+difference ``phi(a + x) - phi(a + y)`` by exact identities (the deviation form, never
+two rates subtracted; the same kernel as the simulator's); ``phi_prime`` its
 elementwise derivative, the diagonal of the Jacobian blocks of DFC-SSA (DFC.md §1.4),
 of the diagnostics and of the FA/DFA/BP baselines.
 """
@@ -11,6 +13,10 @@ from collections.abc import Sequence
 
 import torch
 from torch import Tensor
+
+from neurosim.backends.torch.difference import phi_difference
+
+__all__ = ["ACTIVATIONS", "hidden_activations", "phi", "phi_difference", "phi_prime"]
 
 _PHI = {
     "linear": lambda v: v,

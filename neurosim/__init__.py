@@ -6,6 +6,9 @@ describe (``neurosim.core`` objects, ``neurosim.circuits``, :class:`HierarchyBui
 (``neurosim.models``, ``neurosim train``).
 """
 
+# Before anything imports torch: OpenMP's passive wait policy (see _threads).
+from neurosim import _threads  # noqa: F401  isort: skip
+
 # First: in a source checkout, circuits/ and models/ sit beside neurosim/; importing
 # _layout maps them to neurosim.circuits and neurosim.models (see its docstring).
 from neurosim import _layout  # noqa: F401  isort: skip

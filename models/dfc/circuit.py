@@ -14,6 +14,7 @@ import torch
 from neurosim import HierarchyBuilder, build
 from neurosim.backends.torch.simulator import TorchSimulator
 from neurosim.ir import Model
+from neurosim.ir.deviation import deviation_form, op_point
 
 if TYPE_CHECKING:
     from neurosim.models.dfc.model import DFCModel
@@ -39,11 +40,25 @@ class PhaseNames:
 
 @dataclass
 class PhaseCircuit:
-    """A built phase: IR model, simulator sharing the model's tensors, names."""
+    """A built phase: IR model (in deviation variables), simulator sharing the model's
+    tensors, names."""
 
     ir: Model
     sim: TorchSimulator
     names: PhaseNames
+
+    def absolute(self, var: str) -> torch.Tensor:
+        """The simulator's current value of ``var`` itself: its operating value plus its
+        deviation (either is absent from the state when it is identically 0,
+        :func:`~neurosim.ir.deviation.deviation_form`; a variable with neither is an
+        error)."""
+        state = self.sim.state
+        point, dev = state.get(op_point(var)), state.get(var)
+        if point is None and dev is None:
+            raise KeyError(f"PhaseCircuit: '{var}' is not simulated in this phase")
+        if point is None:
+            return dev.clone()
+        return point.clone() if dev is None else point + dev
 
 
 def describe(model: DFCModel, phase: str) -> HierarchyBuilder:
@@ -105,10 +120,15 @@ def _names(L: int) -> PhaseNames:
 
 
 def _built(model: DFCModel, phase: str) -> tuple[Model, PhaseNames]:
+    """The phase's IR in deviation variables about the feedforward point: at rest the
+    controller's target is the network's own output, so the label input becomes the
+    target shift ``r_L* - r_L^-`` (0 in the sleep phase) and every state variable its
+    deviation (:func:`neurosim.ir.deviation.deviation_form`)."""
     cfg = model.cfg
     dt = cfg.dt_di if phase == "forward" else cfg.dt_di_fb
+    names = _names(len(cfg.size_hidden) + 1)
     ir = build(describe(model, phase).build(), dt=dt)
-    return ir, _names(len(cfg.size_hidden) + 1)
+    return deviation_form(ir, {names.label: names.output}), names
 
 
 def _bind(model: DFCModel, ir: Model, names: PhaseNames, device, dtype) -> PhaseCircuit:

@@ -25,10 +25,10 @@ from neurosim.models.dfc.network import feedforward, full_jacobian, weight_produ
 from neurosim.models.dfc.steady_state import (
     clip_jointly,
     clip_per_tensor,
-    output_target,
     ssa_gradients,
     ssa_steady_state,
     steady_state_gradients,
+    target_shift,
 )
 
 VARIANTS = ("dfc", "ss", "ssa")
@@ -167,15 +167,15 @@ class DFCModel(TrainableModel):
         vs, rs = feedforward(x, W, b, self.cfg.activations)
         metrics = {"loss": float(self.task.loss(rs[-1], y))}
         lam = self.cfg.target_stepsize * self.shard_fraction  # lambda / B of the whole batch
-        r_star = output_target(rs[-1], y, self.task.kind, lam)
+        delta_L = target_shift(rs[-1], y, self.task.kind, lam)
         if self.variant == "ssa":
             grads = ssa_gradients(
-                x, vs, rs, r_star, W, b, Q, self.cfg.activations, self.cfg.alpha_di
+                x, vs, rs, delta_L, W, b, Q, self.cfg.activations, self.cfg.alpha_di
             )
             return grads, metrics
         from neurosim.models.dfc.simulation import forward_phase_gradients
 
-        grads, sim_metrics = forward_phase_gradients(self, x, vs, rs, r_star)
+        grads, sim_metrics = forward_phase_gradients(self, x, vs, rs, delta_L)
         metrics.update(sim_metrics)
         return grads, metrics
 
@@ -280,10 +280,9 @@ class DFCModel(TrainableModel):
             [v[:k] for v in vs], W, Qbar, cfg.activations, cfg.alpha_di, cfg.k_p, cfg.tau_v
         )
         out["max_eig_real"] = float(diag.max_real_eigenvalue(A).max())
-        r_star = output_target(rs[-1], y, self.task.kind, cfg.target_stepsize)
-        delta_L = r_star - rs[-1]
+        delta_L = target_shift(rs[-1], y, self.task.kind, cfg.target_stepsize)
         own = [(-gw, -gb) for gw, gb in self.forward_gradients(x, y)[0]]
-        dv, r_ss, _ = ssa_steady_state(x, vs, rs, r_star, W, b, Q, cfg.activations, cfg.alpha_di)
+        dv, r_ss, _ = ssa_steady_state(x, vs, rs, delta_L, W, b, Q, cfg.activations, cfg.alpha_di)
         references = {
             "bp": diag.bp_update(x, y, W, b, cfg.activations, self.task.loss),
             "gn": diag.gauss_newton_update(x, vs, rs, delta_L, W, cfg.activations),

@@ -7,9 +7,14 @@ tensors (``params=``), so every run sees the current weights and the
 :class:`~neurosim.ir.ops.LocalPlasticity` updates it returns are the local rules of
 the paper:
 
+Both circuits run in deviation variables about the feedforward operating point
+(:func:`neurosim.ir.deviation.deviation_form`): every voltage, rate and control holds
+its difference from the feedforward value, so float32 keeps the digits that the
+controller's tiny pushes live in.
+
 * forward phase (DFC.md §1.2, App. E.1): proactive or not, instantaneous apical
-  compartment (tau_A = dt), target ``r_L*`` given (computed with the batch-mean
-  loss, DFC.md §1.1); rule eq. 5 with window ``"all"`` (DFC, time average over the
+  compartment (tau_A = dt), target shift ``r_L* - r_L^-`` given (computed with the
+  batch-mean loss, DFC.md §1.1); rule eq. 5 with window ``"all"`` (DFC, time average over the
   T samples) or ``"last"`` (DFC-SS). The backend returns
   ``Delta W = 1/(B N) sum delta pre^T``; the reference gradient is ``-2 Delta W``.
 * sleep phase (DFC eq. 12–13, App. E.2, DFC.md §1.5): non-proactive, target = the
@@ -58,33 +63,37 @@ _simulator = phase_circuit
 
 
 def convergence(
-    r_L: Tensor, u: Tensor, r_star: Tensor, r_ff: Tensor, alpha: float, epsilon: float
+    dr_L: Tensor, u: Tensor, delta_L: Tensor, r_ff: Tensor, alpha: float, epsilon: float
 ) -> tuple[Tensor, Tensor]:
-    """Convergence filter of DFC.md §1.3 on the last time step ``T-1``.
+    """Convergence filter of DFC.md §1.3 on the last time step ``T-1``, in deviations
+    from the feedforward point (``dr_L = r_L - r_L^-``, ``delta_L = r* - r_L^-``).
 
-    Converged: ``||r_L - (r* - alpha u)|| / ||r_L^-|| < 1e-5`` and
-    ``||e[T-1]|| < epsilon^2 ||e[0]||`` with ``e[0] = r* - r_L^-``; diverged: the
-    first ratio above 1. Returns boolean masks (B,).
+    Converged: ``||r_L - (r* - alpha u)|| / ||r_L^-|| < 1e-5``, i.e.
+    ``||dr_L - delta_L + alpha u|| / ||r_L^-|| < 1e-5``, and
+    ``||e[T-1]|| < epsilon^2 ||e[0]||`` with ``e[T-1] = delta_L - dr_L``,
+    ``e[0] = delta_L``; diverged: the first ratio above 1. Returns boolean masks (B,).
     """
-    ratio = torch.linalg.vector_norm(r_L - (r_star - alpha * u), dim=1) / (
+    ratio = torch.linalg.vector_norm(dr_L - delta_L + alpha * u, dim=1) / (
         torch.linalg.vector_norm(r_ff, dim=1)
     )
-    e_last = torch.linalg.vector_norm(r_star - r_L, dim=1)
-    e_first = torch.linalg.vector_norm(r_star - r_ff, dim=1)
+    e_last = torch.linalg.vector_norm(delta_L - dr_L, dim=1)
+    e_first = torch.linalg.vector_norm(delta_L, dim=1)
     return (ratio < 1e-5) & (e_last < epsilon**2 * e_first), ratio > 1.0
 
 
-def _run_forward(pc: PhaseCircuit, x: Tensor, r_star: Tensor, steps: int) -> Grads:
-    pc.sim.reset({pc.names.input: x, pc.names.label: r_star})
+def _run_forward(pc: PhaseCircuit, x: Tensor, delta_L: Tensor, steps: int) -> Grads:
+    pc.sim.reset({pc.names.input: x, pc.names.label: delta_L})
     res = pc.sim.run(steps, plasticity="accumulate", progress=False)
     return [(-2.0 * res.updates[w], -2.0 * res.updates[b]) for w, b in pc.names.forward_params]
 
 
 def forward_phase_gradients(
-    model: DFCModel, x: Tensor, vs: list[Tensor], rs: list[Tensor], r_star: Tensor
+    model: DFCModel, x: Tensor, vs: list[Tensor], rs: list[Tensor], delta_L: Tensor
 ) -> tuple[Grads, dict[str, float]]:
     """Forward-weight gradients of DFC (``variant="dfc"``, eq. 5 time-integrated) or
-    DFC-SS (``"ss"``, last step), with the convergence filter of DFC.md §1.3.
+    DFC-SS (``"ss"``, last step), with the convergence filter of DFC.md §1.3, for the
+    target shift ``delta_L = r_L* - r_L^-`` (the circuit runs in deviations from the
+    feedforward point, :func:`~neurosim.models.dfc.circuit.describe`).
 
     Samples that did not converge contribute nothing (unless
     ``include_non_converged_samples``) while the normalisation stays ``1/B``. The
@@ -95,12 +104,12 @@ def forward_phase_gradients(
     cfg = model.cfg
     pc = phase_circuit(model, "forward")
     steps = cfg.tmax_di - 1
-    grads = _run_forward(pc, x, r_star, steps)
+    grads = _run_forward(pc, x, delta_L, steps)
     state = pc.sim.state
     conv, div = convergence(
         state[pc.names.output],
         state[pc.names.control],
-        r_star,
+        delta_L,
         rs[-1],
         cfg.alpha_di,
         cfg.epsilon_di,
@@ -113,10 +122,10 @@ def forward_phase_gradients(
         return [(torch.zeros_like(gw), torch.zeros_like(gb)) for gw, gb in grads], metrics
     if B - n_conv < n_conv:
         drop = ~conv
-        part, f = _run_forward(pc, x[drop], r_star[drop], steps), (B - n_conv) / B
+        part, f = _run_forward(pc, x[drop], delta_L[drop], steps), (B - n_conv) / B
         pairs = zip(grads, part, strict=True)
         return [(gw - f * pw, gb - f * pb) for (gw, gb), (pw, pb) in pairs], metrics
-    sub = _run_forward(pc, x[conv], r_star[conv], steps)
+    sub = _run_forward(pc, x[conv], delta_L[conv], steps)
     return [(gw * (n_conv / B), gb * (n_conv / B)) for gw, gb in sub], metrics
 
 
@@ -128,9 +137,9 @@ def sleep_phase_gradients(model: DFCModel, x: Tensor) -> tuple[list[Tensor], dic
     """
     cfg = model.cfg
     pc = phase_circuit(model, "sleep")
-    with torch.no_grad():
-        r_ff = model.forward(x)
-    pc.sim.reset({pc.names.input: x, pc.names.label: r_ff})
+    # the target is the feedforward output: its deviation from it is 0
+    rest = torch.zeros(x.shape[0], model.task.n_out, dtype=x.dtype, device=x.device)
+    pc.sim.reset({pc.names.input: x, pc.names.label: rest})
     res = pc.sim.run(cfg.tmax_di_fb - 1, plasticity="accumulate", progress=False)
     s = cfg.fb_scale
     grads = [-s * res.updates[q] for q in pc.names.feedback_params]

@@ -1,6 +1,15 @@
 """Closed-form pieces of DFC: output target, DFC-SSA steady state, local rules.
 
 Pure torch kernels following DFC.md §1.1 and §1.4 (DFC eq. 3, 5, 7 and App. E).
+
+Everything is computed in deviations from the feedforward operating point (as the
+simulated phases, :mod:`neurosim.ir.deviation`): the target shift
+``delta_L = r_L* - r_L^-`` is formed directly (never as ``r* - r_L``), the steady
+state is propagated as ``Delta r_i = phi(v_i^- + Delta v_i^ss) - phi(v_i^-)`` and the
+rule's ``phi(v_bas + Delta v) - phi(v_bas)`` is a
+:func:`~neurosim.models.activations.phi_difference`. In float64 the results equal the
+absolute form's to rounding; in float32 they keep the precision the absolute form
+loses once the output error is ~1e-7 of the rates (``benchmarks/precision.py``).
 """
 
 from __future__ import annotations
@@ -10,28 +19,37 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from neurosim.models.activations import phi
-from neurosim.models.dfc.network import full_jacobian, propagate_basal
+from neurosim.models.activations import phi, phi_difference
+from neurosim.models.dfc.network import full_jacobian
 
 
-def output_target(r_L: Tensor, y: Tensor, kind: str, lam: float) -> Tensor:
-    """Controller target ``r_L* = r_L^- - lam * dL/dr_L`` (DFC eq. 3, DFC.md §1.1),
-    with ``L`` the **batch-mean** loss, so each sample moves by ``lam / B`` times its
-    own loss gradient.
+def target_shift(r_L: Tensor, y: Tensor, kind: str, lam: float) -> Tensor:
+    """``delta_L = r_L* - r_L^- = -lam * dL/dr_L`` (DFC eq. 3, DFC.md §1.1), with ``L``
+    the **batch-mean** loss, so each sample moves by ``lam / B`` times its own loss
+    gradient; formed directly, so it keeps full precision however small it is.
 
     * ``kind="classification"``: cross-entropy with softmax absorbed,
-      ``dL/dr_L = (softmax(r_L) - onehot(y)) / B``.
+      ``dL/dr_L = (softmax(r_L) - onehot(y)) / B``; the true class's entry
+      ``p_y - 1`` is taken as ``-sum_{j != y} p_j`` (``p_y - 1`` would keep only the
+      digits ``p_y`` does not share with 1).
     * ``kind="regression"``: MSE over all elements, ``dL/dr_L = 2 (r_L - y) / (B n_L)``.
     """
     B = r_L.shape[0]
     if kind == "classification":
-        onehot = torch.nn.functional.one_hot(y.long(), r_L.shape[1]).to(r_L.dtype)
-        grad = (torch.softmax(r_L, dim=1) - onehot) / B
+        p = torch.softmax(r_L, dim=1)
+        hot = torch.nn.functional.one_hot(y.long(), r_L.shape[1]).bool()
+        others = p.masked_fill(hot, 0.0).sum(1, keepdim=True)
+        grad = torch.where(hot, -others, p) / B
     elif kind == "regression":
         grad = 2.0 * (r_L - y.to(r_L.dtype)) / r_L.numel()
     else:
-        raise ValueError(f"output_target: task kind {kind!r} is not classification/regression")
-    return r_L - lam * grad
+        raise ValueError(f"target_shift: task kind {kind!r} is not classification/regression")
+    return -lam * grad
+
+
+def output_target(r_L: Tensor, y: Tensor, kind: str, lam: float) -> Tensor:
+    """Controller target ``r_L* = r_L^- + delta_L`` (:func:`target_shift`)."""
+    return r_L + target_shift(r_L, y, kind, lam)
 
 
 def ssa_control(J: Tensor, Q: Tensor, delta_L: Tensor, alpha: float) -> Tensor:
@@ -51,7 +69,7 @@ def ssa_steady_state(
     x: Tensor,
     vs: Sequence[Tensor],
     rs: Sequence[Tensor],
-    r_target: Tensor,
+    delta_L: Tensor,
     weights: Sequence[Tensor],
     biases: Sequence[Tensor],
     feedback: Sequence[Tensor],
@@ -59,43 +77,48 @@ def ssa_steady_state(
     alpha: float,
 ) -> tuple[list[Tensor], list[Tensor], Tensor]:
     """DFC-SSA (DFC.md §1.4): ``u_ss`` from :func:`ssa_control` at the feedforward
-    point, ``Delta v = Q u_ss`` split by layer, then nonlinear upward propagation.
+    point for the target shift ``delta_L`` (:func:`target_shift`), ``Delta v = Q u_ss``
+    split by layer, then nonlinear upward propagation.
 
     Returns ``(delta_v, r_ss, u_ss)``: per-layer apical pushes (B, n_i), steady-state
     rates (B, n_i) and the control (B, n_L).
     """
-    delta_v, _, r_ss, u = _ssa(x, vs, rs, r_target, weights, biases, feedback, activations, alpha)
-    return delta_v, r_ss, u
+    delta_v, _, dr, u = _ssa(vs, rs, delta_L, weights, feedback, activations, alpha)
+    return delta_v, [r + d for r, d in zip(rs, dr, strict=True)], u
 
 
 def _ssa(
-    x: Tensor,
     vs: Sequence[Tensor],
     rs: Sequence[Tensor],
-    r_target: Tensor,
+    delta_L: Tensor,
     weights: Sequence[Tensor],
-    biases: Sequence[Tensor],
     feedback: Sequence[Tensor],
     activations: Sequence[str],
     alpha: float,
 ) -> tuple[list[Tensor], list[Tensor], list[Tensor], Tensor]:
-    """:func:`ssa_steady_state` plus the steady-state basal voltages
-    ``v_i^B = W_i r_{i-1}^ss + b_i`` (``v_1^B = v_1^-``: the input does not move)."""
+    """The steady state in deviations: ``(Delta v_i, Delta v_i^B, Delta r_i, u_ss)``.
+
+    ``Delta v_i^B = W_i Delta r_{i-1}`` is the basal voltage's deviation
+    (``v_i^B = v_i^- + Delta v_i^B``; 0 for layer 1: the input does not move) and
+    ``Delta r_i = phi(v_i^- + Delta v_i^B + Delta v_i) - phi(v_i^-)`` the rate's.
+    """
     J = full_jacobian(vs, weights, activations, rs)
     Q = torch.cat(list(feedback), dim=0)
-    u = ssa_control(J, Q, r_target - rs[-1], alpha)
-    dv_all = u @ Q.t()
-    sizes = [q.shape[0] for q in feedback]
-    delta_v = list(torch.split(dv_all, sizes, dim=1))
-    v_basal, _, r_ss = propagate_basal(x, delta_v, weights, biases, activations, vs[0])
-    return delta_v, v_basal, r_ss, u
+    u = ssa_control(J, Q, delta_L, alpha)
+    delta_v = list(torch.split(u @ Q.t(), [q.shape[0] for q in feedback], dim=1))
+    dvb: list[Tensor] = []
+    dr: list[Tensor] = []
+    for i, (dv, v, fn) in enumerate(zip(delta_v, vs, activations, strict=True)):
+        dvb.append(torch.zeros_like(dv) if i == 0 else dr[-1] @ weights[i].t())
+        dr.append(phi_difference(fn, v, dvb[-1] + dv))
+    return delta_v, dvb, dr, u
 
 
 def ssa_gradients(
     x: Tensor,
     vs: Sequence[Tensor],
     rs: Sequence[Tensor],
-    r_target: Tensor,
+    delta_L: Tensor,
     weights: Sequence[Tensor],
     biases: Sequence[Tensor],
     feedback: Sequence[Tensor],
@@ -103,13 +126,19 @@ def ssa_gradients(
     alpha: float,
 ) -> list[tuple[Tensor, Tensor]]:
     """DFC-SSA forward-weight gradients: :func:`ssa_steady_state` followed by
-    :func:`steady_state_gradients`, equal to them bit for bit, without computing
-    anything twice: ``W_1 x + b_1`` is ``v_1^-``, the basal voltages of the upward
-    sweep are kept, ``phi(v_bas + Delta v_i)`` is ``r_i^ss`` and ``phi'`` of the
-    Jacobian is taken from the feedforward rates.
+    :func:`steady_state_gradients`, in deviation form: the rule's
+    ``delta_i = phi(v_bas + Delta v_i) - phi(v_bas)`` with ``v_bas = v_i^- + Delta v_i^B``
+    is ``phi_difference(v_i^-, Delta v_i^B + Delta v_i, Delta v_i^B)``, the presynaptic
+    rate ``r_{i-1}^ss = r_{i-1}^- + Delta r_{i-1}``.
     """
-    _, v_basal, r_ss, _ = _ssa(x, vs, rs, r_target, weights, biases, feedback, activations, alpha)
-    return _rule(x, v_basal, r_ss, activations)
+    delta_v, dvb, dr, _ = _ssa(vs, rs, delta_L, weights, feedback, activations, alpha)
+    B = x.shape[0]
+    grads = []
+    for i, (v, dv, b_dev, fn) in enumerate(zip(vs, delta_v, dvb, activations, strict=True)):
+        delta = phi_difference(fn, v, b_dev + dv, b_dev if i else None)
+        pre = x if i == 0 else rs[i - 1] + dr[i - 1]
+        grads.append((-(2.0 / B) * delta.t() @ pre, -(2.0 / B) * delta.sum(0)))
+    return grads
 
 
 def steady_state_gradients(

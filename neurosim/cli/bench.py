@@ -29,8 +29,10 @@ from pathlib import Path
 
 #: seconds of silence from a script after which a "still running" line is printed
 HEARTBEAT_SECONDS = 30.0
-#: files of ``benchmarks/`` that are helpers, not benchmarks
-HELPERS = ("common",)
+#: files of ``benchmarks/`` that are helpers, not benchmarks (``gpu_check``: the
+#: unattended CUDA check, ``benchmarks/gpu_check.sh``; ``float64_change``: a
+#: comparison of two code versions, run by hand)
+HELPERS = ("common", "gpu_check", "float64_change")
 #: a docstring paragraph ``Run time: ...`` or ``Run time (how measured): ...``
 _RUN_TIME = re.compile(r"^Run time(?: \([^)]*\))?:\s*(.*)$")
 

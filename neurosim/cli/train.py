@@ -55,11 +55,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--threads",
         type=int,
         metavar="N",
-        help="torch threads while training (the config's null: torch's setting, one per "
-        "core; the simulated DFC phases then run the batch as parallel shards). Use 1 on a "
-        "machine shared with other jobs: with one of 2 cores busy, 2 threads were 1.3x "
-        "slower than 1 for the simulations, and intra-op parallel ops (up to 10x slower) "
-        "wait for their slower thread",
+        help="CPU cores while training: torch's threads and the shards the simulated DFC "
+        "phases split the batch into (the config's null: one per core). neurosim makes "
+        "OpenMP wait passively, so a machine shared with other jobs slows down gracefully "
+        "(benchmarks/threads.py: with one of 2 cores busy the demo epoch took 1.5x its "
+        "quiet time, where torch's spinning default took 10x)",
     )
     p.add_argument("--dtype", choices=("float32", "float64"), help="floating-point precision")
     p.add_argument("--batch-size", type=int, metavar="B", help="minibatch size")

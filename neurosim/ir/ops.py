@@ -160,6 +160,48 @@ class Nonlinearity(UnaryOp):
 
 
 @dataclass(frozen=True)
+class NonlinearityDifference(Op):
+    """Rate difference about an operating point:
+    ``dst = phi(at + src) - phi(at + src_baseline)`` (``src_baseline=None``:
+    ``phi(at + src) - phi(at)``); ``phi`` one of :data:`NONLINEARITIES`.
+
+    The rate op of a model simulated in deviation variables
+    (:func:`neurosim.ir.deviation.deviation_form`): ``at`` is the operating-point
+    voltage, ``src`` and ``src_baseline`` are deviations from it. Backends compute it
+    without forming the two rates and subtracting them (that subtraction keeps only
+    the digits of ``phi(at)`` that the deviation reaches, nothing in float32 once
+    the deviations are ~1e-7 of the voltage), from exact identities such as
+    (``x = src``, ``y = src_baseline``)::
+
+        tanh       tanh(a+x) - tanh(a+y) = sinh(x-y) / (cosh(a+x) cosh(a+y))
+        logistic   s(a+x) - s(a+y) = s(a+x) s(-a-y) (1 - exp(-(x-y)))
+        softplus   sp(a+x) - sp(a+y) = log1p(s(a+y) expm1(x-y))
+        relu, leaky_relu, linear: x - y (times the slope) on a common linear piece
+
+    Reads ``at``, ``src`` (and ``src_baseline``); writes ``dst``.
+    """
+
+    fn: str = "tanh"
+    at: str = ""
+    src: str = ""
+    src_baseline: str | None = None
+    dst: str = ""
+
+    @property
+    def reads(self) -> tuple[str, ...]:
+        base = (self.src_baseline,) if self.src_baseline else ()
+        return (self.at, self.src) + base
+
+    @property
+    def writes(self) -> tuple[str, ...]:
+        return (self.dst,)
+
+    def describe(self) -> str:
+        base = f"{self.at} + {self.src_baseline}" if self.src_baseline else self.at
+        return f"{self.dst} <- {self.fn}({self.at} + {self.src}) - {self.fn}({base})"
+
+
+@dataclass(frozen=True)
 class Copy(UnaryOp):
     """``dst = src``: a snapshot, e.g. the previous step's apical voltage that the
     feedback rule (DFC eq. 13 as implemented, App. E.2) pairs with the new control."""
@@ -223,13 +265,20 @@ class LocalPlasticity(Op):
       ``pre = u``, ``fn = linear``, ``scale = -1`` (anti-Hebbian), ``decay = beta``,
       ``window="steps"`` (N = number of steps, the initial state excluded).
 
+    In deviation variables (:func:`neurosim.ir.deviation.deviation_form`) the factors
+    are taken about an operating point: with ``at`` set, the post factor is
+    ``f(at + post) - f(at + post_baseline)`` (``post_baseline=None``: ``f(at + post)
+    - f(at)``), computed as :class:`NonlinearityDifference` does (never as a
+    difference of two rates); with ``pre_at`` set, the pre factor is
+    ``pre_at + pre``.
+
     The op is evaluated after the step ops (its place in ``step_ops`` marks when it
     samples); backends either accumulate ``dW`` and hand it back once per run
     (batch learning, as the paper's code) or apply ``weight += eta*dt*dW_k`` every
     step (online learning; brian2 always does this, as a synaptic ODE).
 
-    Reads ``post``, ``post_baseline``, ``pre``, ``weight``; writes nothing in the
-    dynamics (its update goes to ``weight`` when applied).
+    Reads ``post``, ``post_baseline``, ``pre``, ``weight`` (and ``at``, ``pre_at``);
+    writes nothing in the dynamics (its update goes to ``weight`` when applied).
     """
 
     weight: str = ""
@@ -241,11 +290,14 @@ class LocalPlasticity(Op):
     scale: float = 1.0
     decay: float = 0.0
     window: Literal["all", "last", "steps"] = "all"
+    at: str | None = None
+    pre_at: str | None = None
 
     @property
     def reads(self) -> tuple[str, ...]:
         base = (self.post_baseline,) if self.post_baseline else ()
-        return (self.post,) + base + (self.pre, self.weight)
+        points = tuple(v for v in (self.at, self.pre_at) if v)
+        return (self.post,) + base + (self.pre, self.weight) + points
 
     @property
     def writes(self) -> tuple[str, ...]:
@@ -258,12 +310,15 @@ class LocalPlasticity(Op):
 
     def describe(self) -> str:
         f = self.fn
-        post = f"{f}({self.post})" if f != "linear" else self.post
-        if self.post_baseline:
-            base = f"{f}({self.post_baseline})" if f != "linear" else self.post_baseline
+        at = f"{self.at} + " if self.at else ""
+        post = f"{f}({at}{self.post})" if f != "linear" or at else self.post
+        if self.post_baseline or self.at:
+            arg = f"{at}{self.post_baseline}" if self.post_baseline else str(self.at)
+            base = f"{f}({arg})" if f != "linear" or at else arg
             post = f"({post} - {base})"
+        pre = f"({self.pre_at} + {self.pre})" if self.pre_at else self.pre
         decay = f" - {self.decay:g}*{self.weight}" if self.decay else ""
-        return f"d{self.weight} += {self.scale:g} * <{post} {self.pre}^T>_{self.window}{decay}"
+        return f"d{self.weight} += {self.scale:g} * <{post} {pre}^T>_{self.window}{decay}"
 
 
 @dataclass(frozen=True)

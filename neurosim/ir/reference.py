@@ -20,6 +20,7 @@ from neurosim.ir import (
     LocalPlasticity,
     Model,
     Nonlinearity,
+    NonlinearityDifference,
     OutputTarget,
 )
 
@@ -31,6 +32,32 @@ PHI = {
     "softplus": lambda x: np.log1p(np.exp(x)),
     "leaky_relu": lambda x: np.where(x > 0, x, 0.01 * x),
 }
+
+
+def _sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+#: ``phi(a + x) - phi(a + y)`` by the identities of ``NonlinearityDifference``
+PHI_DIFFERENCE = {
+    "linear": lambda a, x, y: x - y,
+    "tanh": lambda a, x, y: np.sinh(x - y) / (np.cosh(a + x) * np.cosh(a + y)),
+    "logistic": lambda a, x, y: _sigmoid(a + x) * _sigmoid(-a - y) * -np.expm1(-(x - y)),
+    "softplus": lambda a, x, y: np.log1p(_sigmoid(a + y) * np.expm1(x - y)),
+    "relu": lambda a, x, y: np.where(
+        (a + x > 0) & (a + y > 0), x - y, PHI["relu"](a + x) - PHI["relu"](a + y)
+    ),
+    "leaky_relu": lambda a, x, y: np.where(
+        (a + x > 0) == (a + y > 0),
+        np.where(a + x > 0, 1.0, 0.01) * (x - y),
+        PHI["leaky_relu"](a + x) - PHI["leaky_relu"](a + y),
+    ),
+}
+
+
+def phi_difference(fn: str, a, x, y=None):
+    """``phi(a + x) - phi(a + y)`` (``y=None``: ``- phi(a)``), never two rates subtracted."""
+    return PHI_DIFFERENCE[fn](a, x, np.zeros_like(x) if y is None else y)
 
 
 def simulate(model: Model, inputs: dict, steps: int, plasticity=None, lr: float = 0.0, params=None):
@@ -72,8 +99,13 @@ def simulate(model: Model, inputs: dict, steps: int, plasticity=None, lr: float 
         if not gate:
             return
         f = PHI[op.fn]
-        d = f(S[op.post]) - (f(S[op.post_baseline]) if op.post_baseline else 0.0)
-        dw = d.T @ S[op.pre] / batch
+        if op.at:
+            base = S[op.post_baseline] if op.post_baseline else None
+            d = phi_difference(op.fn, S[op.at], S[op.post], base)
+        else:
+            d = f(S[op.post]) - (f(S[op.post_baseline]) if op.post_baseline else 0.0)
+        pre = S[op.pre] + (S[op.pre_at] if op.pre_at else 0.0)
+        dw = d.T @ pre / batch
         if plasticity == "online":
             P[op.weight] += lr * model.dt * (op.scale * dw - op.decay * P[op.weight])
             if op.bias:
@@ -96,6 +128,9 @@ def simulate(model: Model, inputs: dict, steps: int, plasticity=None, lr: float 
                 S[op.var] = x + model.dt / op.tau * (-op.leak * x + drive)
         elif isinstance(op, Nonlinearity):
             S[op.dst] = PHI[op.fn](S[op.src])
+        elif isinstance(op, NonlinearityDifference):
+            base = S[op.src_baseline] if op.src_baseline else None
+            S[op.dst] = phi_difference(op.fn, S[op.at], S[op.src], base)
         elif isinstance(op, Copy):
             S[op.dst] = S[op.src].copy()
         elif isinstance(op, OutputTarget):

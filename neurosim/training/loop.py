@@ -155,14 +155,19 @@ def train(
 
 @contextmanager
 def _intra_op_threads(n: int | None) -> Iterator[None]:
-    """Run with ``torch.set_num_threads(n)`` (``None``: leave torch's setting)."""
+    """Run with ``torch.set_num_threads(n)`` and simulations sharded over at most ``n``
+    cores (``None``: leave torch's setting; simulations use every available core)."""
+    from neurosim.backends.torch import set_default_threads
+
     before = torch.get_num_threads()
     if n is not None:
         torch.set_num_threads(n)
+    set_default_threads(n)
     try:
         yield
     finally:
         torch.set_num_threads(before)
+        set_default_threads(None)
 
 
 def _train(

@@ -105,3 +105,17 @@ def test_simulated_models_lower_the_loss(name):
             m.train_batch(x, None, "feedback")
         m.train_batch(x, y, "forward")
     assert m.evaluate(x, y)["loss"] < before - 0.02
+
+
+def test_noise_free_sleep_phase_runs_with_a_zero_control():
+    """Without noise the sleep phase sits at its operating point: the control's
+    deviation is identically 0 (the deviation rewrite folds its ops away), yet ``ctrl.u``
+    stays declared, so the phase reads it as zeros and the feedback update is 0."""
+    quiet = {**SLEEP, "sigma": 0.0, "sigma_fb": 0.0, "sigma_output_fb": 0.0}
+    m = registry.create("dfc-ssa", Task("regression", 7, 3), quiet, seed=2)
+    x = torch.randn(8, 7, generator=torch.Generator().manual_seed(0), dtype=DT)
+    Q0 = [q.data.clone() for q in m.feedback]
+    stats = m.train_batch(x, None, "feedback")
+    assert stats["fb_u_rms"] == 0.0
+    for q, q0 in zip(m.feedback, Q0, strict=True):
+        assert torch.allclose(q.data, q0, rtol=0, atol=1e-12)

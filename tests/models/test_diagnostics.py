@@ -126,7 +126,7 @@ def _theorem3_worst_angle(alpha: float) -> float:
     Q = list(torch.split(J[0].t().contiguous(), [n, n, n_L]))
     assert diag.condition_two(J, torch.cat(Q)) == pytest.approx(1.0)
     r_star = output_target(rs[-1], y, "classification", lam=1e-4)
-    dv, r_ss, _ = ssa_steady_state(x, vs, rs, r_star, W, b, Q, acts, alpha)
+    dv, r_ss, _ = ssa_steady_state(x, vs, rs, r_star - rs[-1], W, b, Q, acts, alpha)
     ssa = [(-gw, -gb) for gw, gb in steady_state_gradients(x, dv, r_ss, W, b, acts)]
     mn = diag.min_norm_update(x, vs, rs, r_star - rs[-1], W, acts, damping=0.0)
     return max(diag.layer_angles(ssa, mn))

@@ -33,7 +33,7 @@ def _ss_vs_ssa_angle(lam: float) -> float:
     kw = dict(alpha=1e-3, k_p=2.0, dt=0.02, T=1500, tau_v=0.2, tau_A=0.02, proactive=True)
     tr = controller_loop(x, W, b, Q, acts, r_star, **kw)
     ss = [(-a, -c) for a, c in last_step_gradients(x, tr, acts)]
-    dv, r_ss, _ = ssa_steady_state(x, vs, rs, r_star, W, b, Q, acts, 1e-3)
+    dv, r_ss, _ = ssa_steady_state(x, vs, rs, r_star - rs[-1], W, b, Q, acts, 1e-3)
     ssa = [(-a, -c) for a, c in steady_state_gradients(x, dv, r_ss, W, b, acts)]
     return max(diag.layer_angles(ss, ssa))
 

@@ -66,13 +66,16 @@ def test_bad_input_is_a_clear_error(tmp_path, capsys, argv, message):
 def test_threads_flag_sets_torch_threads_during_training(tmp_path, monkeypatch):
     import torch
 
+    from neurosim.backends.torch import default_threads
     from neurosim.models.baselines.mlp import FeedforwardModel
 
     seen: list[int] = []
+    cores: list[int] = []
     original = FeedforwardModel.train_batch
 
     def spy(self, x, y, phase):
         seen.append(torch.get_num_threads())
+        cores.append(default_threads())  # what the simulations shard over
         return original(self, x, y, phase)
 
     monkeypatch.setattr(FeedforwardModel, "train_batch", spy)
@@ -81,7 +84,7 @@ def test_threads_flag_sets_torch_threads_during_training(tmp_path, monkeypatch):
     argv = ["train", "--model", "bp", "--dataset", "mnist", "--epochs", "1", "--subset", "64",
             "--out", str(tmp_path / "run"), "--threads", str(want), "--no-progress"]  # fmt: skip
     assert main(argv) == 0
-    assert seen and set(seen) == {want}
+    assert seen and set(seen) == {want} and set(cores) == {want}
     assert torch.get_num_threads() == before
     assert f"threads: {want}" in (tmp_path / "run" / "config.yaml").read_text()
 
@@ -106,7 +109,10 @@ def test_help_shows_the_effective_defaults(capsys, monkeypatch):
         "the config's epochs: 100 in the paper configs; 25 for mnist-autoencoder; "
         "300 for student-teacher" in text
     )
-    assert "the config's dtype: float64 in every paper config" in text
+    assert (  # float32 where benchmarks/precision.py measured it (models/configs/README.md)
+        "the config's dtype: float64 in the paper configs; float32 for mnist; "
+        "float32 for mnist-train" in text
+    )
     assert "the config's batch_size: 128 in every paper config" in text
     assert "bars only when stderr is a terminal" in text
     parser = _train_parser()

@@ -21,10 +21,12 @@ from neurosim.ir import (
     LocalPlasticity,
     Model,
     Nonlinearity,
+    NonlinearityDifference,
     Op,
     OutputTarget,
     SpikeSoma,
 )
+from neurosim.ir.deviation import check_plasticity
 
 Rule = Callable[[Op, LoweringContext, Clock], None]
 _RULES: dict[type, Rule] = {}
@@ -45,6 +47,44 @@ _GATE = {
     "steps": "int((t_in_timesteps % T_sample) != 0)",
     "last": "int((t_in_timesteps % T_sample) == T_sample - 1)",
 }
+
+
+#: brian2 expressions of ``phi(a + x) - phi(a + y)`` by the exact identities of
+#: :class:`~neurosim.ir.ops.NonlinearityDifference` (no two rates subtracted).
+PHI_DIFFERENCE = {
+    "linear": "(({x}) - ({y}))",
+    "tanh": "(sinh(({x}) - ({y}))/(cosh(({a}) + ({x}))*cosh(({a}) + ({y}))))",
+    "logistic": (
+        "((1.0/(1.0 + exp(-(({a}) + ({x})))))*(1.0/(1.0 + exp(({a}) + ({y}))))"
+        "*(-expm1(-(({x}) - ({y})))))"
+    ),
+    "softplus": "log1p((1.0/(1.0 + exp(-(({a}) + ({y})))))*expm1(({x}) - ({y})))",
+    "relu": (
+        "(int(({a}) + ({x}) > 0)*int(({a}) + ({y}) > 0)*(({x}) - ({y})) + "
+        "(1 - int(({a}) + ({x}) > 0)*int(({a}) + ({y}) > 0))*"
+        "(({a}) + ({x}))*int(({a}) + ({x}) > 0) - "
+        "(1 - int(({a}) + ({x}) > 0)*int(({a}) + ({y}) > 0))*"
+        "(({a}) + ({y}))*int(({a}) + ({y}) > 0))"
+    ),
+    "leaky_relu": (
+        "(int(({a}) + ({x}) > 0)*int(({a}) + ({y}) > 0)*(({x}) - ({y})) + "
+        "int(({a}) + ({x}) <= 0)*int(({a}) + ({y}) <= 0)*0.01*(({x}) - ({y})) + "
+        "int(({a}) + ({x}) > 0)*int(({a}) + ({y}) <= 0)*"
+        "(({a}) + ({x}) - 0.01*(({a}) + ({y}))) + "
+        "int(({a}) + ({x}) <= 0)*int(({a}) + ({y}) > 0)*"
+        "(0.01*(({a}) + ({x})) - ({a}) - ({y})))"
+    ),
+}
+
+
+def phi_difference(fn: str, a: str, x: str, y: str | None) -> str:
+    """The brian2 expression ``fn(a + x) - fn(a + y)`` (``y=None``: ``- fn(a)``)."""
+    if fn not in PHI_DIFFERENCE:
+        raise ValueError(
+            f"brian2 backend: nonlinearity '{fn}' is not supported; use one of "
+            f"{sorted(PHI_DIFFERENCE)}"
+        )
+    return PHI_DIFFERENCE[fn].format(a=a, x=x, y=y or "0.0")
 
 
 def lowers(op_type: type) -> Callable[[Rule], Rule]:
@@ -94,6 +134,7 @@ def lower(
         raise ValueError(
             f"brian2 backend: plasticity={plasticity!r}; use 'online', 'accumulate' or None"
         )
+    check_plasticity(model, plasticity, "brian2 backend")
     ctx = LoweringContext(model, Plan(), plasticity, event_driven)
     if event_driven:  # known up front: a projection may be lowered before its source spikes
         for op in model.step_ops:
@@ -252,6 +293,17 @@ def _nonlinearity(op: Nonlinearity, ctx: LoweringContext, clock: Clock) -> None:
     )
 
 
+@lowers(NonlinearityDifference)
+def _nonlinearity_difference(
+    op: NonlinearityDifference, ctx: LoweringContext, clock: Clock
+) -> None:
+    """``dst = phi(at + src) - phi(at + src_baseline)`` by its exact identity."""
+    g = ctx.home(op.dst)
+    base = ctx.ref(op.src_baseline, g) if op.src_baseline else None
+    expr = phi_difference(op.fn, ctx.ref(op.at, g), ctx.ref(op.src, g), base)
+    ctx.emit(Action(op.name, g, clock, op.name, f"{sanitize(op.dst)} = {expr}"))
+
+
 @lowers(Copy)
 def _copy(op: Copy, ctx: LoweringContext, clock: Clock) -> None:
     """``dst = src`` (snapshot)."""
@@ -313,15 +365,25 @@ def _plasticity(op: LocalPlasticity, ctx: LoweringContext, clock: Clock) -> None
     tg, sg = syn.target, syn.source
     d = f"lp_{sanitize(op.name)}"
     ctx.plan.groups[tg].add(d)
-    post = phi(op.fn, ctx.ref(op.post, tg))
-    if op.post_baseline:
-        post = f"{post} - {phi(op.fn, ctx.ref(op.post_baseline, tg))}"
+    if op.at:
+        base = ctx.ref(op.post_baseline, tg) if op.post_baseline else None
+        post = phi_difference(op.fn, ctx.ref(op.at, tg), ctx.ref(op.post, tg), base)
+    else:
+        post = phi(op.fn, ctx.ref(op.post, tg))
+        if op.post_baseline:
+            post = f"{post} - {phi(op.fn, ctx.ref(op.post_baseline, tg))}"
     gate = "1" if clock == "init" else _GATE[op.window]
     acc = f"acc_{sanitize(op.name)}"
     pre = ctx.ref(op.pre, sg)
+    if op.pre_at:  # the presynaptic factor pre_at + pre, cached on the source group
+        total = f"lp_pre_{sanitize(op.name)}"
+        ctx.plan.groups[sg].add(total)
+        code = f"{total} = {ctx.ref(op.pre_at, sg)} + {pre}"
+        ctx.emit(Action(f"{op.name}_pre", sg, clock, op.name, code))
+        pre = total
     scale, decay = _num(op.scale), _num(op.decay)
     ode = ctx.plasticity == "online" and clock == "step"
-    fold = ctx.plasticity == "accumulate" and op.pre in ctx.invariant
+    fold = ctx.plasticity == "accumulate" and op.pre in ctx.invariant and not op.pre_at
     ctx.emit(Action(f"{op.name}_post", tg, clock, op.name, f"{d} = {post}"))
     if ode:
         _ode(ctx, syn, syn.key, "w", f"lr_rate*{gate}*({scale}*{d}_post*{pre}_pre - {decay}*w)", op)

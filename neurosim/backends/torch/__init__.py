@@ -24,34 +24,38 @@ How a run is executed (modules in this package):
   of >= 64 samples is cut into shards run side by side on worker threads (one
   intra-op thread each) while the calling thread draws the next noise segment.
   ``TorchSimulator.rng_state`` / ``set_rng_state`` save and restore the generators.
+* ``fused`` (CPU, on by default): each run of consecutive elementwise ops (and small
+  projections such as ``Q_i u``) becomes one C function compiled by the system C
+  compiler (``ccompile``: cached, a one-line notice when built, the eager step with a
+  notice when there is no compiler); the step is then a few matmul calls and a few
+  kernel calls (``ctypes`` releases the GIL, so shards run truly side by side).
+  ``benchmarks/simulate.py`` (``fused x`` column) measures it against the eager step.
+* ``difference``: ``phi(a + x) - phi(a + y)`` of the deviation form
+  (:class:`~neurosim.ir.ops.NonlinearityDifference`) by exact identities.
+* ``runner.StepGraph`` (CUDA, on by default): segments of ``GRAPH_STEPS`` steps captured
+  as CUDA graphs and replayed (untested on a GPU so far: ``benchmarks/gpu_check.sh``).
 
-Measured on the 2-core CPU of the build machine with intra-op threads, before shards
-existed (``shards=False`` gives this mode; ``benchmarks/simulate.py``:
-784-256-256-256-10 DFC forward phase, 1000 steps, batch 128, updates accumulated; best
-of 5 interleaved rounds; peak = dense matmul rate, same threads and dtype, same run):
-
-===================  ==========================  ==========================
-threads, machine     float32                     float64
-===================  ==========================  ==========================
-2 (default), idle    5.1x plain loop, 53 % peak  5.0x plain loop, 58 % peak
-1, idle              5.7x plain loop, 69 % peak  4.5x plain loop, 69 % peak
-2, shared (load 10+) 5.1x, 52 % (medians 5-10x worse: every parallel op waits)
-1, shared (load 30)  8.6x plain loop, 81 % peak  4.3x plain loop, 64 % peak
-===================  ==========================  ==========================
-
-Intra-op threads are fragile on a shared machine: with one of the two cores busy
-with another job, 2 intra-op threads made the MNIST DFC-SS forward phase 8-30x slower
-than 1 thread (``benchmarks/train_epoch.py``), while 2 shards were 1.3x slower than
-1 thread (they only compete for the free core; pinned to one core, 2 shards cost 11 %
-more than 1 program: the GIL and thread switches). So on a machine shared with other
-jobs pass ``threads=1``. ``compile=True``
-(``torch.compile`` of the step, ~30 s to compile) measured 1.15x (float32) and 1.10x
-(float64) on the idle machine but 0.84x / 1.01x under load: off by default. ``tanh``
-is computed as ``2 sigmoid(2x) - 1`` (``fast_tanh=True``): torch's CPU tanh was ~8x
-slower than its sigmoid here.
+Threads: shards need no intra-op parallelism; intra-op parallel ops on a machine whose
+cores other jobs hold wait for their slowest thread, which is why importing neurosim
+sets OpenMP's passive wait policy (``neurosim/_threads.py``; measured in
+``benchmarks/threads.py``). ``compile=True`` (``torch.compile`` of the eager step)
+stays off by default: it measured 0.84-1.15x and ~30-130 s to compile here, and it
+cannot run in the shards. ``tanh`` of the eager step is ``2 sigmoid(2x) - 1``
+(``fast_tanh=True``).
 """
 
 from neurosim.backends.torch.runner import RunResult
-from neurosim.backends.torch.simulator import TorchSimulator
+from neurosim.backends.torch.simulator import (
+    TorchSimulator,
+    available_cores,
+    default_threads,
+    set_default_threads,
+)
 
-__all__ = ["RunResult", "TorchSimulator"]
+__all__ = [
+    "RunResult",
+    "TorchSimulator",
+    "available_cores",
+    "default_threads",
+    "set_default_threads",
+]

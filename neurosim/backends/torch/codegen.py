@@ -22,6 +22,13 @@ import math
 import re
 from collections.abc import Callable
 
+from neurosim._registry import type_registry
+from neurosim.backends.torch.difference import (
+    VIA_TANH,
+    one_sided_lines,
+    phi_difference,
+    tanh_point,
+)
 from neurosim.backends.torch.kernels import RATE_RANGE, check_fn, default_seed, phi_into
 from neurosim.ir.model import Model
 from neurosim.ir.ops import (
@@ -30,6 +37,7 @@ from neurosim.ir.ops import (
     ErrorSignal,
     Integrate,
     Nonlinearity,
+    NonlinearityDifference,
     Op,
     OutputTarget,
     SpikeSoma,
@@ -39,14 +47,8 @@ Lowering = Callable[[Op, "Emitter"], list[str]]
 LOWERINGS: dict[type, Lowering] = {}
 
 
-def register(op_type: type) -> Callable[[Lowering], Lowering]:
-    """Register the lowering of ``op_type`` (decorator)."""
-
-    def deco(fn: Lowering) -> Lowering:
-        LOWERINGS[op_type] = fn
-        return fn
-
-    return deco
+#: Register the lowering of ``op_type`` (decorator).
+register = type_registry(LOWERINGS)
 
 
 def sanitize(name: str) -> str:
@@ -84,8 +86,24 @@ class Emitter:
         #: step argument -> (generator identifier, size) of pre-drawn standard normals
         self.noise_slots: dict[str, tuple[str, int]] = {}
         self.slot_noise = False
-        #: "init" while the init ops are lowered, else "step"
+        #: "init" while the init ops are lowered, "hoist" for the loop-invariant ops,
+        #: else "step"
         self.phase = "step"
+        #: variables no step op writes (set by the program before the step is lowered)
+        self.invariant: set[str] = set()
+        #: lines run once per run after hoisting (``prepare``), and the names they bind
+        self.prepare_lines: list[str] = []
+        self.prepared: set[str] = set()
+        #: functions the generated code calls besides torch (name -> callable)
+        self.functions: dict[str, object] = {}
+        #: contiguous ``W^T`` copies the fused kernels read (name -> parameter)
+        self.contiguous_transposes: dict[str, str] = {}
+        #: fused kernels read float32 normals in a float64 run (``fast_noise``), and
+        #: the noise slots they read so
+        self.narrow_noise = False
+        self.narrow_noise_slots: set[str] = set()
+        #: parameters that change during a run (online plasticity)
+        self.changing_params: set[str] = set()
 
     def noise_slot(self, op_name: str, seed: int | None, size: int) -> str:
         """Identifier of the step argument holding this step's ``(batch, size)``
@@ -124,6 +142,48 @@ class Emitter:
         name = "g_" + sanitize(op_name)
         self.generator_seeds[name] = default_seed(op_name) if seed is None else int(seed)
         return name
+
+    def tanh_point(self, at: str, scale: float) -> tuple[str, str, str]:
+        """Names of ``T = tanh(scale at)``, ``S = 1/cosh(scale at)^2`` and the flag
+        ``|scale at| < TANH_LIMIT``, computed once per run in ``prepare`` (``at`` must
+        be invariant; see :mod:`~neurosim.backends.torch.difference`)."""
+        key = sanitize(f"{at}_x{scale:g}")
+        names = (f"T_{key}", f"S_{key}", f"OK_{key}")
+        if names[0] not in self.prepared:
+            self.functions["TANH_POINT"] = tanh_point
+            self.prepare_lines += [
+                f"global {', '.join(names)}",
+                f"{', '.join(names)} = TANH_POINT({self.v(at)}, {scale!r})",
+            ]
+            self.prepared.add(names[0])
+        return names
+
+    def difference_lines(
+        self,
+        fn: str,
+        at: str,
+        x: str,
+        dst: str,
+        tag: str,
+        y: str | None = None,
+        prepared: bool = True,
+    ) -> list[str]:
+        """Lines of ``dst = phi(at + x) - phi(at + y)`` (variables ``at``, ``x``, ``y``;
+        ``y=None``: ``- phi(at)``): the one-sided tanh form when ``at`` is invariant
+        during the step (and ``prepared``: the lines run after ``prepare()``), else
+        :func:`~neurosim.backends.torch.difference.phi_difference`."""
+        out = self.v(dst) if dst in self.model.variables else dst
+        if fn == "linear":
+            return [f"torch.sub({self.v(x)}, {self.v(y)}, out={out})" if y else
+                    f"{out}.copy_({self.v(x)})"]  # fmt: skip
+        self.functions["PHI_DIFF"] = phi_difference
+        fast = prepared and self.phase == "step" and at in self.invariant
+        if y is None and fn in VIA_TANH and fast:
+            T, S, ok = self.tanh_point(at, VIA_TANH[fn][0])
+            tmp = self.scratch(f"diff_{tag}", self.size(x))
+            return one_sided_lines(fn, self.v(at), self.v(x), out, T, S, ok, tmp)
+        args = ", ".join([repr(fn), self.v(at), self.v(x)] + ([self.v(y)] if y else []))
+        return [f"{out}.copy_(PHI_DIFF({args}))"]
 
     def lower(self, op: Op) -> list[str]:
         """Source lines of one op (with a comment line naming it)."""
@@ -220,6 +280,13 @@ def _integrate(op: Integrate, em: Emitter) -> list[str]:
 def _nonlinearity(op: Nonlinearity, em: Emitter) -> list[str]:
     check_fn(op.fn, f"Nonlinearity '{op.name}'")
     return [phi_into(op.fn, em.v(op.src), em.v(op.dst), em.fast_tanh)]
+
+
+@register(NonlinearityDifference)
+def _nonlinearity_difference(op: NonlinearityDifference, em: Emitter) -> list[str]:
+    """``dst = phi(at + src) - phi(at + src_baseline)`` without subtracting rates."""
+    check_fn(op.fn, f"NonlinearityDifference '{op.name}'")
+    return em.difference_lines(op.fn, op.at, op.src, op.dst, op.name, op.src_baseline)
 
 
 @register(Copy)

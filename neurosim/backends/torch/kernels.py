@@ -59,6 +59,7 @@ NAMESPACE = {
     "torch": torch,
     "F": torch.nn.functional,
     "NEG_ONE": torch.tensor(-1.0, dtype=torch.float64),
+    "ONE": torch.tensor(1.0, dtype=torch.float64),
 }
 
 

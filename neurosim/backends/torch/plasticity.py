@@ -28,6 +28,7 @@ from collections.abc import Mapping
 import torch
 
 from neurosim.backends.torch.codegen import Emitter, sanitize
+from neurosim.backends.torch.difference import phi_difference
 from neurosim.backends.torch.kernels import check_fn, phi, phi_into
 from neurosim.ir.ops import LocalPlasticity
 
@@ -47,12 +48,13 @@ class RulePlan:
         self.key = sanitize(op.name)
         self.n_post, self.n_pre = em.size(op.post), em.size(op.pre)
         self.base_invariant = op.post_baseline is not None and op.post_baseline in invariant
+        pre_invariant = op.pre in invariant and (op.pre_at is None or op.pre_at in invariant)
         if mode == "online" and op.window != "last":
             self.strategy = "online"
         elif op.window == "last":
             self.strategy = "final" if safe_last else "buffer"
         else:
-            self.strategy = "sum" if op.pre in invariant else "buffer"
+            self.strategy = "sum" if pre_invariant else "buffer"
         self.samples_initial = op.window == "all"
 
     def slot_args(self) -> tuple[str, ...]:
@@ -79,6 +81,27 @@ class RulePlan:
         tmp = self.em.scratch(f"{tag}_{self.key}", self.em.size(var))
         return [phi_into(fn, self.em.v(var), tmp, self.em.fast_tanh)], tmp
 
+    def _difference(
+        self, var: str, known: Known, tag: str, initial: bool = False
+    ) -> tuple[list[str], str]:
+        """Lines and the expression of ``f(at + var) - f(at)``, reusing a known one
+        (``initial``: before ``prepare()``, so without its prepared constants)."""
+        key = (f"{self.op.fn}@{self.op.at}", var)
+        if key in known:
+            return [], self.em.v(known[key])
+        tmp = self.em.scratch(f"{tag}_{self.key}", self.em.size(var))
+        tag = f"{tag}_{self.key}"
+        return self.em.difference_lines(self.op.fn, self.op.at, var, tmp, tag,
+                                        prepared=not initial), tmp  # fmt: skip
+
+    def _factor(
+        self, var: str, known: Known, tag: str, initial: bool = False
+    ) -> tuple[list[str], str]:
+        """``f(var)``, or ``f(at + var) - f(at)`` with an operating point."""
+        if self.op.at and self.op.fn != "linear":
+            return self._difference(var, known, tag, initial)
+        return self._phi(var, known, tag)
+
     def _fbase(self, known: Known, initial: bool = False) -> tuple[list[str], str | None]:
         base = self.op.post_baseline
         if base is None:
@@ -87,23 +110,36 @@ class RulePlan:
             if self.op.fn == "linear":
                 return [], self.em.v(base)
             return [], self.em.scratch(f"fb_{self.key}", self.n_post)
-        return self._phi(base, known, "fbase")
+        return self._factor(base, known, "fbase", initial)
 
     def prepare_lines(self) -> list[str]:
-        """Once per run, after hoisting: ``f(post_baseline)`` if it is constant."""
+        """Once per run, after hoisting: ``f(post_baseline)`` (with ``at``:
+        ``f(at + post_baseline) - f(at)``) if it is constant."""
         if self.base_invariant and self.op.fn != "linear" and self.strategy != "final":
             fb = self.em.scratch(f"fb_{self.key}", self.n_post)
             base = self.em.v(self.op.post_baseline)
+            if self.op.at:
+                self.em.functions["PHI_DIFF"] = phi_difference
+                return [f"{fb}.copy_(PHI_DIFF({self.op.fn!r}, {self.em.v(self.op.at)}, {base}))"]
             return [phi_into(self.op.fn, base, fb, self.em.fast_tanh)]
         return []
 
-    def _delta_into(self, dst: str, known: Known, initial: bool = False) -> list[str]:
-        lines, fpost = self._phi(self.op.post, known, "fpost")
+    def _delta(self, dst: str, known: Known, initial: bool = False) -> tuple[list[str], str]:
+        """Lines and the tensor holding ``f(post) - f(post_baseline)`` (``dst`` unless
+        the factor is already held elsewhere). With ``at`` it is the difference of the
+        two one-sided differences ``[f(at + post) - f(at)] - [f(at + base) - f(at)]``,
+        each accurate to a few ulp (:mod:`~neurosim.backends.torch.difference`): the
+        result's error is a few ulp of ``f'(at) (|post| + |base|)``, the order of the
+        rounding already in the deviations ``post`` and ``base``."""
+        lines, fpost = self._factor(self.op.post, known, "fpost", initial)
         blines, fbase = self._fbase(known, initial)
-        lines += blines
         if fbase is None:
-            return lines + [f"{dst}.copy_({fpost})"]
-        return lines + [f"torch.sub({fpost}, {fbase}, out={dst})"]
+            return lines, fpost
+        return lines + blines + [f"torch.sub({fpost}, {fbase}, out={dst})"], dst
+
+    def _delta_into(self, dst: str, known: Known, initial: bool = False) -> list[str]:
+        lines, held = self._delta(dst, known, initial)
+        return lines if held == dst else lines + [f"{dst}.copy_({held})"]
 
     def sample_lines(self, known: Known, initial: set[str] | None = None) -> list[str]:
         """Lines run at the rule's place in the step (buffers: into the slot arguments).
@@ -116,34 +152,51 @@ class RulePlan:
         if self.strategy == "final":
             return []
         first = initial is not None
-        pre = self.em.v(self.op.pre)
         if first and self.strategy == "sum" and self.op.pre in initial:
             tmp = self.em.scratch(f"delta_{self.key}", self.n_post)
+            lines = self._delta_into(tmp, {}, initial=True)
+            pre = self.em.v(self.op.pre)
+            if self.op.pre_at:
+                pre = self.em.scratch(f"pre_{self.key}", self.n_pre)
+                lines.append(self._pre_into(pre))
             return (
                 head
-                + self._delta_into(tmp, {}, initial=True)
+                + lines
                 + [
                     f"accW_{self.key}.addmm_({tmp}.t(), {pre})",
                     f"accb_{self.key}.add_({tmp}.sum(0))",
                 ]
             )
         if self.strategy == "sum":
-            if self.op.post_baseline is None:
-                lines, fpost = self._phi(self.op.post, known, "fpost")
-                return head + lines + [f"S_{self.key}.add_({fpost})"]
             # delta first, then the sum: keeps float32 precision (delta << f(post))
             tmp = self.em.scratch(f"delta_{self.key}", self.n_post)
-            return head + self._delta_into(tmp, known, first) + [f"S_{self.key}.add_({tmp})"]
+            lines, held = self._delta(tmp, known, first)
+            return head + lines + [f"S_{self.key}.add_({held})"]
         if self.strategy == "buffer":
             P, R = self.slot_args()
-            return head + self._delta_into(P, known, first) + [f"{R}.copy_({pre})"]
+            return head + self._delta_into(P, known, first) + [self._pre_into(R)]
         tmp = self.em.scratch(f"delta_{self.key}", self.n_post)
         W = self.em.v(self.op.weight)
-        lines = self._delta_into(tmp, known, first)
-        lines.append(f"{W}.addmm_({tmp}.t(), {pre}, beta=ob_{self.key}, alpha=oa_{self.key})")
+        lines, held = self._delta(tmp, known, first)
+        pre = self.em.v(self.op.pre)
+        if self.op.pre_at:
+            pre = self.em.scratch(f"pre_{self.key}", self.n_pre)
+            lines.append(self._pre_into(pre))
+        lines.append(f"{W}.addmm_({held}.t(), {pre}, beta=ob_{self.key}, alpha=oa_{self.key})")
         if self.op.bias:
-            lines.append(f"{self.em.v(self.op.bias)}.add_({tmp}.sum(0), alpha=oa_{self.key})")
+            lines.append(f"{self.em.v(self.op.bias)}.add_({held}.sum(0), alpha=oa_{self.key})")
         return head + lines
+
+    def _pre_into(self, dst: str) -> str:
+        """``dst = pre`` (``pre_at + pre`` with an operating point)."""
+        pre = self.em.v(self.op.pre)
+        if self.op.pre_at:
+            return f"torch.add({self.em.v(self.op.pre_at)}, {pre}, out={dst})"
+        return f"{dst}.copy_({pre})"
+
+    def _pre_value(self, ns: dict) -> torch.Tensor:
+        pre = ns[self.em.v(self.op.pre)]
+        return pre if self.op.pre_at is None else ns[self.em.v(self.op.pre_at)] + pre
 
     # -- runtime ----------------------------------------------------------------------
     def allocate(self, ns: dict, batch: int, chunk: int, like: torch.Tensor) -> None:
@@ -181,20 +234,28 @@ class RulePlan:
     def fold(self, ns: dict) -> tuple[torch.Tensor, torch.Tensor]:
         """This namespace's (shard's) sums ``(sum delta pre^T, sum delta)``, with the
         running sum (``sum``) or the final state (``final``) folded in."""
-        k, op = self.key, self.op
+        k = self.key
         accW, accb = ns[f"accW_{k}"], ns[f"accb_{k}"]
         if self.strategy == "sum":
             S = ns[f"S_{k}"]
-            accW.addmm_(S.t(), ns[self.em.v(op.pre)])
+            accW.addmm_(S.t(), self._pre_value(ns))
             accb.add_(S.sum(0))
         elif self.strategy == "final":
-            fast = self.em.fast_tanh
-            delta = phi(op.fn, ns[self.em.v(op.post)], fast)
-            if op.post_baseline is not None:
-                delta = delta - phi(op.fn, ns[self.em.v(op.post_baseline)], fast)
-            accW.addmm_(delta.t(), ns[self.em.v(op.pre)])
+            delta = self._final_delta(ns)
+            accW.addmm_(delta.t(), self._pre_value(ns))
             accb.add_(delta.sum(0))
         return accW, accb
+
+    def _final_delta(self, ns: dict) -> torch.Tensor:
+        """``f(post) - f(post_baseline)`` on the final state (with ``at``: the
+        two-sided :func:`~neurosim.backends.torch.difference.phi_difference`)."""
+        op, v = self.op, self.em.v
+        post = ns[v(op.post)]
+        base = ns[v(op.post_baseline)] if op.post_baseline is not None else None
+        if op.at:
+            return phi_difference(op.fn, ns[v(op.at)], post, base)
+        delta = phi(op.fn, post, self.em.fast_tanh)
+        return delta if base is None else delta - phi(op.fn, base, self.em.fast_tanh)
 
     def result(
         self, accW: torch.Tensor, accb: torch.Tensor, W: torch.Tensor, n_samples: int, batch: int

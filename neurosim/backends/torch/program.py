@@ -24,11 +24,14 @@ from collections.abc import Callable
 
 import torch
 
+from neurosim.backends.torch import fused as fused_mod
 from neurosim.backends.torch.codegen import Emitter, continue_spike_trace
+from neurosim.backends.torch.fused import FusedKernels
 from neurosim.backends.torch.kernels import NAMESPACE
 from neurosim.backends.torch.plasticity import RulePlan
+from neurosim.ir.deviation import check_plasticity
 from neurosim.ir.model import Model
-from neurosim.ir.ops import LocalPlasticity, Nonlinearity, Op, SpikeSoma
+from neurosim.ir.ops import LocalPlasticity, Nonlinearity, NonlinearityDifference, Op, SpikeSoma
 
 MODES = ("accumulate", "online", "off")
 _CALL = re.compile(r"(?:torch\.\w+|\.\w+_)\(")
@@ -75,10 +78,16 @@ def _continued_spike_traces(model: Model, em: Emitter) -> list[str]:
 def _track(known: dict[tuple[str, str], str], op: Op) -> None:
     """Update the facts ``known[(fn, src)] = dst`` ("dst holds fn(src)") after ``op``."""
     for w in op.writes:
-        for key in [k for k, d in known.items() if w in (k[1], d)]:
+        for key in [k for k, d in known.items() if w in (k[1], d, k[0].partition("@")[2])]:
             del known[key]
     if isinstance(op, Nonlinearity) and op.src != op.dst:
         known[(op.fn, op.src)] = op.dst
+    if (
+        isinstance(op, NonlinearityDifference)
+        and op.src_baseline is None
+        and op.dst not in (op.src, op.at)
+    ):
+        known[(f"{op.fn}@{op.at}", op.src)] = op.dst  # dst holds fn(at + src) - fn(at)
 
 
 def _calls(lines: list[str]) -> int:
@@ -102,16 +111,31 @@ class Program:
     mode : ``"accumulate"``, ``"online"`` or ``"off"``.
     hoist : compute loop-invariant ops once per run (``False`` only for testing).
     fast_tanh : ``tanh(x) = 2 sigmoid(2x) - 1`` (see :mod:`~neurosim.backends.torch.kernels`).
+    fused : compile runs of elementwise step ops into C kernels for ``dtype``
+        (:mod:`~neurosim.backends.torch.fused`); raises
+        :class:`~neurosim.backends.torch.fused.KernelsUnavailableError` if they cannot be built.
     """
 
-    def __init__(self, model: Model, mode: str, hoist: bool = True, fast_tanh: bool = True) -> None:
+    def __init__(
+        self,
+        model: Model,
+        mode: str,
+        hoist: bool = True,
+        fast_tanh: bool = True,
+        fused: bool = False,
+        dtype: torch.dtype = torch.float64,
+        narrow_noise: bool = False,
+    ) -> None:
         if mode not in MODES:
             raise ValueError(f"TorchSimulator: plasticity={mode!r}; use one of {MODES}")
+        check_plasticity(model, mode, "TorchSimulator")
         self.model, self.mode = model, mode
         em = self.emitter = Emitter(model, fast_tanh)
+        em.narrow_noise = narrow_noise and fused
         rules_ops = model.plasticity_ops if mode != "off" else []
         online = {p for op in rules_ops for p in op.updates} if mode == "online" else set()
         self.hoisted = invariant_ops(model, hoist, online)
+        em.changing_params = set(online)
         hoisted_names = {op.name for op in self.hoisted}
         self.dynamic = [op for op in model.dynamics_ops if op.name not in hoisted_names]
         written = {w for op in self.dynamic for w in op.writes}
@@ -127,15 +151,20 @@ class Program:
         init_lines = [ln for op in model.init_ops for ln in em.lower(op)]
         em.phase = "step"
         init_lines += _continued_spike_traces(model, em)
+        em.invariant = invariant
+        em.phase = "hoist"
         hoist_lines = []
         for op in self.hoisted:
             hoist_lines += em.lower(op)
             _track(known, op)
+        em.phase = "step"
         step_lines: list[str] = []
         em.slot_noise = True  # noise of the step ops: drawn ahead by the runner
+        self.kernels = FusedKernels(em, dtype) if fused else None
         for i, op in enumerate(model.step_ops):
             if op.name in hoisted_names:
                 continue
+            rule = None
             if isinstance(op, LocalPlasticity):
                 if mode == "off":
                     continue
@@ -148,12 +177,15 @@ class Program:
                 safe_last = not later & set(op.reads)
                 rule = RulePlan(op, em, invariant, safe_last, mode)
                 self.rules.append(rule)
-                lines = rule.sample_lines(known)
-            else:
-                lines = em.lower(op)
+            lines = self._fuse(op, rule, known)
+            if lines is None:
+                lines = rule.sample_lines(known) if rule else em.lower(op)
+            if rule is None:
                 _track(known, op)
             self.calls[op.name] = _calls(lines)
             step_lines += lines
+        if self.kernels is not None:
+            step_lines += self.kernels.flush()
         # row 0 is sampled before hoist() and prepare() run: nothing hoisted is known yet
         hoisted_out = {w for op in self.hoisted for w in op.writes}
         sample0 = [
@@ -163,7 +195,7 @@ class Program:
             for ln in r.sample_lines({}, initial=hoisted_out)
         ]
         em.slot_noise = False
-        prepare = [ln for r in self.rules for ln in r.prepare_lines()]
+        prepare = em.prepare_lines + [ln for r in self.rules for ln in r.prepare_lines()]
         args = ", ".join(a for r in self.rules for a in r.slot_args())
         #: arguments of ``step`` after the plasticity slots: (name, generator, size)
         self.noise = [(a, g, n) for a, (g, n) in em.noise_slots.items()]
@@ -177,7 +209,9 @@ class Program:
                 _function("step", step_args, step_lines),
             ]
         )
-        self.ns: dict = dict(NAMESPACE)
+        self.ns: dict = {**NAMESPACE, **em.functions}
+        if self.kernels is not None:
+            self.kernels.build(self.ns)  # KernelsUnavailableError: the simulator goes eager
         exec(
             compile(self.source, f"<neurosim step: {model.meta.get('name', 'model')}>", "exec"),
             self.ns,
@@ -187,6 +221,26 @@ class Program:
         self.prepare: Callable[[], None] = self.ns["prepare"]
         self.sample0: Callable[..., None] = self.ns["sample0"]
         self.step: Callable[..., None] = self.ns["step"]
+
+    def _fuse(self, op: Op, rule: RulePlan | None, known: dict) -> list[str] | None:
+        """Lines for ``op`` when fusing: none while it joins the open kernel, the
+        kernel's call before an op that cannot join (returned as a prefix, with the
+        op's own lines appended by the caller: ``None`` means "lower it eagerly" after
+        the returned flush lines are emitted)."""
+        if self.kernels is None:
+            return None
+        seg = self.kernels.segment()
+        joined = fused_mod.lower_rule(rule, seg, known) if rule else fused_mod.lower_op(op, seg)
+        if joined:
+            return []
+        flushed = self.kernels.flush()
+        eager = rule.sample_lines(known) if rule else self.emitter.lower(op)
+        return flushed + eager
+
+    def bind_kernels(self, params: dict[str, torch.Tensor], batch: int) -> None:
+        """Pointers of the fused kernels for this run (after allocation and ``prepare``)."""
+        if self.kernels is not None:
+            self.kernels.bind(self.ns, params, batch)
 
     def slot_args(self, j: int) -> tuple[torch.Tensor, ...]:
         """Plasticity arguments of ``step``/``sample0`` for chunk slot ``j`` (after

@@ -9,8 +9,9 @@ Order of a run of ``T-1`` steps (``T`` time samples, DFC App. E.1):
 4. final fold and scaling of the updates.
 
 **Noise** of the step ops is drawn ahead, a segment of ``K_n`` steps at a time (at
-most :data:`NOISE_BYTES` per buffer), with one ``torch.randn`` per step and op from the
-op's own generator: the same stream as drawing inside the step. While the steps of
+most :data:`NOISE_BYTES` per buffer), with one ``torch.randn`` per segment and op (per
+step when a step's count is no multiple of 16) from the op's own generator: the same
+stream as drawing inside the step (:class:`Noise`). While the steps of
 one segment run, the next segment is drawn into a second buffer (by the calling
 thread, when the run uses worker threads).
 
@@ -51,6 +52,42 @@ CHUNK_BYTES = 32 * 2**20
 NOISE_BYTES = 8 * 2**20
 #: smallest shard worth a thread of its own (rows of the batch).
 MIN_SHARD_ROWS = 32
+#: steps per captured CUDA graph (graph mode, see :class:`StepGraph`)
+GRAPH_STEPS = 50
+
+
+class StepGraph:
+    """A segment of steps captured once and replayed (``TorchSimulator(graphs=True)``).
+
+    On CUDA a :class:`torch.cuda.CUDAGraph`: the launches of ``GRAPH_STEPS`` steps (the
+    ops, the fused matmuls, the plasticity chunk folds) are recorded once per run and
+    noise buffer, then replayed as one launch, so a launch-bound phase (small batch,
+    ~30 kernels per step) runs at the GPU's speed. Every tensor a step touches is
+    preallocated and bound for the whole run (the generated step writes with ``out=``
+    and in place), the normals come from the pre-drawn buffer of the segment's parity,
+    and the plasticity chunk is the segment, so every replay does exactly what the
+    captured segment did, at the same addresses. On the CPU (for tests of the segment
+    logic only: no speed-up) capture keeps the call and replay calls it again.
+    """
+
+    def __init__(self, device: torch.device) -> None:
+        self.cuda = device.type == "cuda"
+        self.graph = torch.cuda.CUDAGraph() if self.cuda else None
+        self.fn: Callable[[], object] | None = None
+
+    def capture(self, fn: Callable[[], object]) -> None:
+        """Record ``fn`` (on CUDA its kernels are recorded, not run: replay next)."""
+        if self.cuda:
+            with torch.cuda.graph(self.graph):
+                fn()
+        else:
+            self.fn = fn
+
+    def replay(self) -> None:
+        if self.cuda:
+            self.graph.replay()
+        else:
+            self.fn()
 
 
 @dataclass
@@ -63,6 +100,7 @@ class RunResult:
     steps : Euler steps taken.
     converged_at : per-sample step of convergence (``run_until_steady``; -1: never).
     shards : how many programs simulated the batch side by side (1: unsharded).
+    replays : segments replayed from a captured graph (``graphs=True``).
     """
 
     traces: dict[str, Tensor]
@@ -70,45 +108,56 @@ class RunResult:
     steps: int
     converged_at: Tensor | None = None
     shards: int = 1
+    replays: int = 0
 
 
 class Noise:
     """Pre-drawn standard normals of the noisy step ops: two ``(K_n, batch, n)``
     buffers per op (one read by the steps, one being drawn).
 
-    With ``sim.fast_noise`` and float64 state the normals are drawn in float32 and
-    widened: torch's float32 normal sampler is vectorised (2.3 vs 13.8 ns per number
-    measured here), which halves the DFC sleep phase. The samples are still standard
-    normal to float32 resolution (2^-24 relative), far below any noise amplitude a
-    model uses; ``fast_noise=False`` draws float64 normals."""
+    With ``sim.fast_noise`` and float64 state the normals are drawn in float32:
+    torch's float32 normal sampler is vectorised (2.3 vs 13.8 ns per number measured
+    here). Fused kernels read them as drawn; ops of the eager step read a widened
+    float64 copy. The samples are standard normal to float32 resolution (2^-24
+    relative), far below any noise amplitude a model uses; ``fast_noise=False`` draws
+    float64 normals.
+
+    Each op's normals of a whole segment are drawn in one ``torch.randn`` call when a
+    step's ``batch * n`` is a multiple of 16: torch fills its normals 16 at a time
+    from consecutive uniforms, so this is the very stream of one call per step
+    (checked by the tests); otherwise step by step.
+    """
 
     def __init__(self, sim: TorchSimulator, prog: Program, segment: int) -> None:
         self.ops = [(name, sim._generators[g], n) for name, g, n in prog.noise]
         self.K, self.B = segment, sim.batch
-        opts = {"dtype": sim.dtype, "device": sim.device}
+        narrow = sim.fast_noise and sim.dtype == torch.float64
+        direct = prog.emitter.narrow_noise_slots
+        f32 = {"dtype": torch.float32, "device": sim.device}
+        own = {"dtype": sim.dtype, "device": sim.device}
         self.bufs = {
-            name: [torch.empty(segment, self.B, n, **opts) for _ in range(2)]
+            name: [torch.empty(segment, self.B, n, **(f32 if name in direct else own))
+                   for _ in range(2)]
             for name, _, n in self.ops
+        }  # fmt: skip
+        #: float32 draws widened into ``bufs`` (eager ops of a float64 fast-noise run)
+        self.narrow = {
+            name: torch.empty(segment, self.B, n, **f32)
+            for name, _, n in self.ops
+            if narrow and name not in direct
         }
-        widen = sim.fast_noise and sim.dtype == torch.float64
-        self.narrow = (
-            {
-                name: torch.empty(segment, self.B, n, dtype=torch.float32, device=sim.device)
-                for name, _, n in self.ops
-            }
-            if widen
-            else None
-        )
 
     def draw(self, parity: int, count: int) -> None:
-        """Fill slots ``0 .. count-1`` of buffer ``parity``, step by step."""
-        into = self.narrow or {name: self.bufs[name][parity] for name, _, _ in self.ops}
-        for j in range(count):
-            for name, gen, n in self.ops:
-                torch.randn((self.B, n), generator=gen, out=into[name][j], dtype=into[name].dtype)
-        if self.narrow is not None:
-            for name, _, _ in self.ops:
-                self.bufs[name][parity][:count].copy_(self.narrow[name][:count])
+        """Fill slots ``0 .. count-1`` of buffer ``parity``."""
+        for name, gen, n in self.ops:
+            into = self.narrow.get(name, self.bufs[name][parity])
+            if (self.B * n) % 16 == 0:
+                torch.randn((count, self.B, n), generator=gen, out=into[:count], dtype=into.dtype)
+            else:
+                for j in range(count):
+                    torch.randn((self.B, n), generator=gen, out=into[j], dtype=into.dtype)
+            if name in self.narrow:
+                self.bufs[name][parity][:count].copy_(into[:count])
 
     def views(self, parity: int, j: int, lo: int, hi: int) -> tuple[Tensor, ...]:
         """This step's normals of rows ``lo:hi`` (arguments of ``step``)."""
@@ -172,6 +221,7 @@ class Shard:
             self.j = 1
         prog.hoist()
         prog.prepare()
+        prog.bind_kernels(run.sim.params, self.B)
         self.first_lo = {r.op.name: 0 if r.samples_initial else self.j for r in self.buffered}
         self.slots = [prog.slot_args(i) for i in range(run.chunk)]
         nz, K = run.noise, run.segment
@@ -259,6 +309,12 @@ class Runner:
         ]
         self.chunk = self._plasticity_chunk(prog)
         self.segment = self._noise_segment(prog, steady is not None)
+        #: captured segments by noise parity (graph mode), see :class:`StepGraph`
+        self.graphs: dict[int, StepGraph] | None = None
+        self.replays = 0
+        if self._graph_mode(progs, record, steady is not None):
+            self.chunk = self.segment = GRAPH_STEPS
+            self.graphs = {}
         self.noise = Noise(sim, prog, self.segment) if prog.noise else None
         self.tick = max(1, steps // 200)
         self.stop = threading.Event()
@@ -272,6 +328,19 @@ class Runner:
         self.shards = [
             Shard(self, p, lo, hi, st) for p, (lo, hi) in zip(progs, bounds, strict=True)
         ]
+
+    def _graph_mode(self, progs: list[Program], record: list[str], steady: bool) -> bool:
+        """Capture segments (``sim.graphs``) when every replay can do the same thing:
+        one program, nothing recorded or tested per step, inputs fixed in time, and at
+        least one segment to replay after the first (run eagerly: the warm-up)."""
+        return bool(
+            self.sim.graphs
+            and len(progs) == 1
+            and not steady
+            and not self.every
+            and not self.time_varying
+            and self.steps >= 2 * GRAPH_STEPS
+        )
 
     def _plasticity_chunk(self, prog: Program) -> int:
         itemsize = torch.finfo(self.sim.dtype).bits // 8
@@ -322,7 +391,7 @@ class Runner:
             parts = [s.traces[v].result() for s in self.shards]
             traces[v] = parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
         conv = self.steady.converged_at if self.steady else None
-        return RunResult(traces, updates, steps, conv, len(self.shards))
+        return RunResult(traces, updates, steps, conv, len(self.shards), self.replays)
 
     def _updates(self, steps: int) -> dict[str, Tensor]:
         sim, prog = self.sim, self.progs[0]
@@ -366,6 +435,26 @@ class Runner:
             else None
         )
         shards = self.shards
+        if self.graphs is not None and a > 1 and b - a + 1 == self.segment:
+            shard = shards[0]
+            graph = self.graphs.get(parity)
+            if graph is None:
+                graph = self.graphs[parity] = StepGraph(self.sim.device)
+                guard, shard.guard = shard.guard, None  # no synchronising check captured
+                try:
+                    graph.capture(lambda: shard.run(a, b, parity, None))
+                finally:
+                    shard.guard = guard
+            graph.replay()
+            self.replays += 1
+            shard.k = b
+            if shard.guard is not None and b // guard_mod.EVERY > (a - 1) // guard_mod.EVERY:
+                shard.guard.check(b, shard.traces)  # after the replay (every EVERY steps)
+            if bar is not None:
+                bar.update(b - a + 1)
+            if draw_next is not None:
+                draw_next()
+            return False
         if self.pool is None:
             done = shards[0].run(a, b, parity, bar)
             if draw_next is not None and not done:

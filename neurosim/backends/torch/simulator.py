@@ -9,6 +9,7 @@ as one matmul over time x batch (see :mod:`neurosim.backends.torch.plasticity`).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
@@ -19,6 +20,7 @@ from torch import Tensor
 from neurosim.backends import progress as progress_mod
 from neurosim.backends import validation
 from neurosim.backends.torch import runner as runner_mod
+from neurosim.backends.torch.fused import KernelsUnavailableError
 from neurosim.backends.torch.kernels import make_generator
 from neurosim.backends.torch.program import Program
 from neurosim.backends.torch.runner import Runner, RunResult
@@ -93,6 +95,31 @@ def torch_device(value: object, owner: str = "TorchSimulator") -> torch.device:
     return device
 
 
+def available_cores() -> int:
+    """CPU cores this process may run on (its affinity mask where the OS has one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
+
+
+_default_threads: int | None = None
+
+
+def set_default_threads(n: int | None) -> None:
+    """Cores a ``TorchSimulator(threads=None)`` run may use (None: every available
+    core); ``neurosim train --threads N`` sets it to N for the run."""
+    if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
+        raise ValueError(f"set_default_threads: need an integer >= 1 or None, got {n!r}")
+    global _default_threads
+    _default_threads = n
+
+
+def default_threads() -> int:
+    """Cores a ``TorchSimulator(threads=None)`` run uses (see :func:`set_default_threads`)."""
+    return _default_threads or available_cores()
+
+
 class TorchSimulator:
     """Simulate ``model`` on ``device`` in ``dtype`` (float32 or float64).
 
@@ -115,16 +142,18 @@ class TorchSimulator:
     hoist : compute loop-invariant ops once per run (disable only to test hoisting).
     fast_tanh : compute ``tanh`` as ``2 sigmoid(2x) - 1`` (5-8x faster on the CPUs
         measured, absolute error < 2 ulp of 1); ``False`` uses ``torch.tanh``.
-    threads : CPU cores a run may use (None: ``torch.get_num_threads()``). With more
-        than one, a batch of at least ``2 * runner.MIN_SHARD_ROWS`` (64) samples is cut
-        into that many shards simulated side by side on worker threads with one
-        intra-op thread each, while the calling thread draws the next noise segment
-        (see :mod:`~neurosim.backends.torch.runner`); runs that cannot be sharded
-        (online plasticity, ``run_until_steady``, spiking ops, ``compile``, small
-        batches) use ``threads`` intra-op threads. On a CPU shared with other jobs
-        pass 1: intra-op parallel ops then wait for their slowest thread (8-30x slower
-        than 1 thread here with one core taken), shards compete for the free core
-        (1.3x slower than 1 thread).
+    threads : CPU cores a run may use (None: :func:`default_threads`, every core
+        available to the process unless :func:`set_default_threads` said otherwise, for
+        shards, and torch's intra-op setting otherwise). With more than one, a batch of
+        at least ``2 * runner.MIN_SHARD_ROWS`` (64) samples is cut into that many
+        shards simulated side by side on worker threads with one intra-op thread each,
+        while the calling thread draws the next noise segment (see
+        :mod:`~neurosim.backends.torch.runner`); runs that cannot be sharded (online
+        plasticity, ``run_until_steady``, spiking ops, ``compile``, small batches) use
+        ``threads`` (None: ``torch.get_num_threads()``) intra-op threads. Shards
+        degrade gracefully on a CPU shared with other jobs (a shard waits for a core;
+        no op waits for a peer thread), intra-op parallel ops do not (they wait for
+        their slowest thread: ``benchmarks/threads.py``).
     check_finite : every 100 steps and at the end of a run, check that the state holds
         no NaN/inf; stop with :class:`~neurosim.core.errors.SimulationDivergedError`
         naming the steps, the variable and the likely cause (unstable ``dt``, large
@@ -135,6 +164,15 @@ class TorchSimulator:
     fast_noise : in float64, draw the Euler-Maruyama normals in float32 and widen them
         (6x faster sampling; standard normal to 2^-24 relative resolution; see
         :class:`~neurosim.backends.torch.runner.Noise`). ``False``: float64 normals.
+    graphs : capture segments of ``runner.GRAPH_STEPS`` steps and replay them
+        (:class:`~neurosim.backends.torch.runner.StepGraph`: CUDA graphs; None: on for
+        CUDA; on the CPU only a test of the segment logic). Runs that record traces,
+        test for a steady state, read time-varying inputs or are split into shards
+        run step by step.
+    fused : compile the runs of elementwise step ops into C kernels
+        (:mod:`~neurosim.backends.torch.fused`; cached, built with the system C
+        compiler). None (default): on for CPU runs without ``compile``; without a
+        compiler the eager step runs after a one-line notice.
 
     Examples
     --------
@@ -158,6 +196,8 @@ class TorchSimulator:
         shards: bool = True,
         fast_noise: bool = True,
         check_finite: bool = True,
+        fused: bool | None = None,
+        graphs: bool | None = None,
     ) -> None:
         if not isinstance(model, Model):
             raise ValidationError(
@@ -176,6 +216,16 @@ class TorchSimulator:
         if threads is not None:
             threads = check_count("TorchSimulator", "threads", threads, minimum=1)
         self.threads = threads
+        self.fused = self.device.type == "cpu" and not compile if fused is None else fused
+        self.graphs = self.device.type == "cuda" if graphs is None else graphs
+        if self.fused and self.device.type != "cpu":
+            raise ValidationError(
+                "TorchSimulator",
+                "fused",
+                fused,
+                f"compiles C kernels for the CPU, but the simulator runs on {self.device}",
+                "pass fused=False (or None: the default per device)",
+            )
         self.params: dict[str, Tensor] = self._make_params(dict(params or {}))
         self.state: StateDict = StateDict(self.dtype, self.device)
         self._hidden: dict[str, Tensor] = {}
@@ -224,9 +274,21 @@ class TorchSimulator:
             out[name] = t
         return out
 
+    def _new_program(self, mode: str) -> Program:
+        """A program for ``mode``: fused kernels if enabled and buildable, else eager
+        (after a one-line notice, once)."""
+        opts = {"hoist": self.hoist, "fast_tanh": self.fast_tanh, "dtype": self.dtype}
+        if self.fused:
+            narrow = self.fast_noise and self.dtype == torch.float64
+            try:
+                return Program(self.model, mode, fused=True, narrow_noise=narrow, **opts)
+            except KernelsUnavailableError:
+                self.fused = False
+        return Program(self.model, mode, **opts)
+
     def _program(self, mode: str) -> Program:
         if mode not in self._programs:
-            prog = Program(self.model, mode, hoist=self.hoist, fast_tanh=self.fast_tanh)
+            prog = self._new_program(mode)
             for name, seed in prog.emitter.generator_seeds.items():
                 if name not in self._generators:
                     self._generators[name] = make_generator(seed, self.device)
@@ -503,22 +565,21 @@ class TorchSimulator:
 
     def _parallel_plan(self, prog: Program, steady: bool) -> tuple[int, bool, int]:
         """``(shards, worker pool?, intra-op threads)`` of a run (see ``threads``)."""
-        cores = self.threads or torch.get_num_threads()
+        intra = self.threads or torch.get_num_threads()
+        cores = self.threads or default_threads()
         if cores == 1 or self.device.type != "cpu":
-            return 1, False, cores
+            return 1, False, intra
         spikes = any(isinstance(op, SpikeSoma) for op in self.model.step_ops)
         shardable = self.shards and not (spikes or steady or self.compile) and prog.mode != "online"
         n = max(1, min(cores, self.batch // runner_mod.MIN_SHARD_ROWS)) if shardable else 1
         if n > 1 or (prog.noise and not steady and not self.compile):
             return n, True, 1
-        return 1, False, cores
+        return 1, False, intra
 
     def _shard_program(self, mode: str, index: int) -> Program:
         key = (mode, index)
         if key not in self._shard_programs:
-            self._shard_programs[key] = Program(
-                self.model, mode, hoist=self.hoist, fast_tanh=self.fast_tanh
-            )
+            self._shard_programs[key] = self._new_program(mode)
         return self._shard_programs[key]
 
     def _worker_pool(self, workers: int) -> ThreadPoolExecutor:

@@ -53,7 +53,7 @@ def test_leaky_integration_step(inputs: tuple) -> None:
     gain 1 is lerped toward directly (one call, no copy into a scratch increment)."""
     V = _vars(5, p_x="state", p_y="input", p_z="input")
     op = Integrate("leaky", var="p.x", tau=0.5, leak=1.0, inputs=inputs)
-    sim = TorchSimulator(Model(V, [], [op], dt=0.1), dtype=torch.float64)
+    sim = TorchSimulator(Model(V, [], [op], dt=0.1), dtype=torch.float64, fused=False)
     g = torch.Generator().manual_seed(0)
     x0, y, z = (torch.randn(3, 5, generator=g, dtype=torch.float64) for _ in range(3))
     sim.reset({"p.y": y, "p.z": z})

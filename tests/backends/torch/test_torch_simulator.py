@@ -305,3 +305,76 @@ def test_shards_and_noise_segments_do_not_change_results(
         assert_allclose(res.updates[p], u, msg=p)
     for v in ("h2.v", "ctrl.u"):  # the simulator's state is the shards' state
         assert_allclose(sim.state[v], ref_sim.state[v], msg=v)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_bulk_normals_are_the_stream_of_per_step_draws(dtype: torch.dtype) -> None:
+    """runner.Noise draws a segment of steps in one call when batch * n is a multiple
+    of 16: torch fills normals 16 at a time from consecutive uniforms, so the numbers
+    equal those of one call per step (the stream, exact resume and the reference-loop
+    tests rely on it)."""
+    g1, g2 = torch.Generator().manual_seed(5), torch.Generator().manual_seed(5)
+    bulk = torch.randn((7, 4, 12), generator=g1, dtype=dtype)
+    steps = torch.stack([torch.randn((4, 12), generator=g2, dtype=dtype) for _ in range(7)])
+    assert torch.equal(bulk, steps)
+
+
+def test_fused_kernels_read_float32_normals_as_drawn() -> None:
+    """A float64 fast-noise run of the fused step gives the eager step's result (which
+    widens the same float32 normals) to rounding."""
+    model, ins = dfc(sigma=0.1), dfc_inputs(8)
+    runs = {}
+    for fused in (False, True):
+        sim = TorchSimulator(model, dtype=torch.float64, fused=fused, threads=1)
+        sim.reset(ins)
+        runs[fused] = sim.run(12, record=["h1.v_apical", "ctrl.u"])
+    if not TorchSimulator(model, dtype=torch.float64).fused:
+        pytest.skip("no C compiler: the fused kernels are not built")
+    for v in ("h1.v_apical", "ctrl.u"):
+        assert_allclose(runs[True].traces[v], runs[False].traces[v], msg=v)
+    for p, u in runs[False].updates.items():
+        assert_allclose(runs[True].updates[p], u, msg=p)
+
+
+@pytest.mark.parametrize("sigma", [0.0, 0.1])
+def test_graph_segments_replay_the_step_by_step_run(
+    monkeypatch: pytest.MonkeyPatch, sigma: float
+) -> None:
+    """graphs=True (CUDA graphs on a GPU; on the CPU the same segment logic with plain
+    replays): segments of GRAPH_STEPS steps, noise by buffer parity, the plasticity
+    chunk as the segment, the first segment eager, the tail step by step, give the
+    updates of the ordinary run."""
+    monkeypatch.setattr(runmod, "GRAPH_STEPS", 4)
+    model, ins = dfc(sigma=sigma, window="all"), dfc_inputs(6)
+    model.probes = []  # a recorded trace keeps a run step by step
+    res = {}
+    for graphs in (False, True):
+        sim = TorchSimulator(model, dtype=torch.float64, threads=1, graphs=graphs)
+        sim.reset(ins)
+        res[graphs] = sim.run(T)
+        res[graphs].state = {v: sim.state[v].clone() for v in ("h2.v", "ctrl.u")}
+    assert res[True].replays == T // 4 - 1 and res[False].replays == 0
+    for p, u in res[False].updates.items():
+        assert_allclose(res[True].updates[p], u, msg=p)
+    for v, x in res[False].state.items():
+        assert_allclose(res[True].state[v], x, msg=v)
+
+
+def test_default_threads_bound_the_shards(monkeypatch: pytest.MonkeyPatch) -> None:
+    """threads=None shards over set_default_threads(n) cores (neurosim train --threads),
+    else over every core available to the process."""
+    from neurosim.backends.torch import set_default_threads, simulator
+
+    monkeypatch.setattr(simulator, "available_cores", lambda: 3)
+    model, ins = dfc(), dfc_inputs(96)
+    sim = TorchSimulator(model, dtype=torch.float64)
+    sim.reset(ins)
+    assert sim.run(3).shards == 3
+    set_default_threads(1)
+    try:
+        sim.reset(ins)
+        assert sim.run(3).shards == 1
+    finally:
+        set_default_threads(None)
+    with pytest.raises(ValueError, match="integer >= 1"):
+        set_default_threads(0)
