@@ -28,6 +28,7 @@ from neurosim.models.base import Task, TrainableModel
 BUILTIN_MODULES: tuple[str, ...] = (
     "neurosim.models.baselines",
     "neurosim.models.dfc",
+    "neurosim.models.rf",
     "neurosim.models.rnn",
 )
 
