@@ -29,6 +29,7 @@ from neurosim.models.base import Task, TrainableModel
 BUILTIN_MODULES: tuple[str, ...] = (
     "neurosim.models.baselines",
     "neurosim.models.dfc",
+    "neurosim.models.rf",
     "neurosim.models.rnn",
     "neurosim.models.learned_feedback",
 )

@@ -35,6 +35,7 @@ from neurosim.circuits.autapse import AutapseIntegrator
 from neurosim.circuits.controller import PIController
 from neurosim.circuits.error import ErrorPopulation
 from neurosim.circuits.pyramidal import PyramidalLayer
+from neurosim.circuits.reciprocal import ReciprocalPair
 from neurosim.core.errors import ValidationError
 from neurosim.core.init import INITS, WeightInit
 from neurosim.core.network import Network
@@ -46,7 +47,15 @@ from neurosim.graph.hierarchy import HierarchyBuilder
 
 NODE_TYPES: dict[str, type] = {
     cls.__name__: cls
-    for cls in (Input, Population, PyramidalLayer, AutapseIntegrator, PIController, ErrorPopulation)
+    for cls in (
+        Input,
+        Population,
+        PyramidalLayer,
+        AutapseIntegrator,
+        PIController,
+        ErrorPopulation,
+        ReciprocalPair,
+    )
 }
 NESTED: dict[type, dict[str, type]] = {WeightInit: INITS, PlasticityRule: RULES}
 SECTIONS = ("network", "hierarchy", "nodes", "projections", "probes", "simulation")

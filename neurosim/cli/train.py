@@ -107,11 +107,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def _shipped_models() -> str:
     """``"bp, fa (mnist, fashion-mnist); rflo (bouncing-ball)"``: every model with a
     shipped config, grouped by the data sets it has one for (read at --help time)."""
+    from neurosim.models import registry
     from neurosim.training.config import CONFIG_ROOT
 
+    models = set(registry.available())  # other files are variants, loaded with --config
     datasets: dict[str, list[str]] = {}
     for path in sorted(CONFIG_ROOT.glob("*/*.yaml")):
-        datasets.setdefault(path.stem, []).append(path.parent.name)
+        if path.stem in models:
+            datasets.setdefault(path.stem, []).append(path.parent.name)
     groups: dict[tuple[str, ...], list[str]] = {}
     for model, where in datasets.items():
         groups.setdefault(tuple(where), []).append(model)
