@@ -26,8 +26,11 @@ key                            meaning (degrees for angles)
 
 Rules without layer-wise backward matrices (DFA, DFC's direct feedback) report
 ``angle_bp`` only; BP reports ``B_l = W_l^T`` (angles 0, ratio 1) so that a results
-table has its row. Other rules with learned feedback (pseudoinverse feedback, recurrent
-feedback alignment) should report the same keys for their ``B_l``.
+table has its row. Every :class:`~neurosim.models.baselines.mlp.FeedforwardModel` whose
+``backward_matrices()`` returns its ``B_l`` reports them: FA, the learned-feedback rules
+and deep pseudoinverse feedback (``rf``, ``rf-exact``, where ``B_l`` approximates
+``W_l^+``, so its angle to ``W_l^T`` is not expected to vanish). Other rules with
+backward matrices should report the same keys through :func:`backward_weight_metrics`.
 """
 
 from __future__ import annotations

@@ -82,3 +82,18 @@ def test_diagnostics_do_not_change_the_model():
     before = {k: v.clone() for k, v in model.state_dict().items()}
     model.diagnostics(*_data())
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+
+def test_pseudoinverse_feedback_reports_the_shared_keys():
+    """Deep RF's oracle (issue 13) has layer-wise backward matrices B_l = W_l^+: it
+    reports the same keys as every other rule, next to its Penrose residuals."""
+    model = registry.create("rf-exact", TASK, SMALL, seed=0)
+    out = model.diagnostics(*_data())
+    keys = {f"{k}/layer{i}" for k in ad.KEYS[1:] for i in range(2, model.depth + 1)}
+    assert keys <= set(out) and "pinv_dist/layer2" in out
+    for i, W in enumerate(model.weights[1:], 2):
+        W = W.detach()
+        pinv = torch.linalg.pinv(W)
+        assert out[f"angle_B_WT/layer{i}"] == pytest.approx(_deg(pinv, W.T), abs=1e-4)
+        ratio = float(pinv.norm() / W.norm())
+        assert out[f"norm_ratio_B_W/layer{i}"] == pytest.approx(ratio, rel=1e-4)
