@@ -16,20 +16,21 @@ assembles them once per epoch.
 * Angles between a method's update and reference updates: the BP gradient, the
   Gauss–Newton update on the voltages (``Delta v = J^+ delta_L``, Theorem 2), the damped
   minimum-norm update of the parameters (Theorem 3, damping ``alpha``) and the DFC-SSA
-  update — per layer, over the concatenated ``(W_i, b_i)``.
+  update — per layer, over the concatenated ``(W_i, b_i)``, with the angle functions of
+  :mod:`neurosim.models.alignment_diagnostics` (the metric keys every rule shares).
 
 All updates here are *descent directions* (``-grad``), as lists of ``(dW_i, db_i)``.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 
 import torch
 from torch import Tensor
 
 from neurosim.models.activations import phi_prime
+from neurosim.models.alignment_diagnostics import angle, layer_angles  # noqa: F401 (re-exported)
 from neurosim.models.dfc.network import feedforward, layer_jacobians
 
 Update = list[tuple[Tensor, Tensor]]
@@ -101,24 +102,6 @@ def system_matrix(
 def max_real_eigenvalue(A: Tensor) -> Tensor:
     """Largest real part of the eigenvalues of each matrix in the batch ``A``."""
     return torch.linalg.eigvals(A).real.amax(dim=1)
-
-
-def angle(a: Tensor, b: Tensor) -> float:
-    """Angle in degrees between two tensors seen as flat vectors (nan if one is 0)."""
-    a, b = a.flatten(), b.flatten()
-    na, nb = torch.linalg.vector_norm(a), torch.linalg.vector_norm(b)
-    if na == 0 or nb == 0:
-        return math.nan
-    c = torch.clamp(torch.dot(a, b) / (na * nb), -1.0, 1.0)
-    return math.degrees(math.acos(float(c)))
-
-
-def layer_angles(a: Update, b: Update) -> list[float]:
-    """Per-layer angles (degrees) between two updates over concatenated ``(W_i, b_i)``."""
-    return [
-        angle(torch.cat([wa.flatten(), ba]), torch.cat([wb.flatten(), bb]))
-        for (wa, ba), (wb, bb) in zip(a, b, strict=True)
-    ]
 
 
 def bp_update(

@@ -10,8 +10,9 @@ A model family registers a factory with the decorator::
 (unknown key -> error naming the key and the allowed ones). ``seed`` seeds the
 model's own random draws (initial weights, noise) so that it is independent of the
 data order. Built-in families are imported on first lookup: ``neurosim.models.baselines``
-(bp, fa, dfa) and ``neurosim.models.dfc`` (the DFC family; its ``__init__`` imports the modules
-that call :func:`register`).
+(bp, fa, dfa), ``neurosim.models.dfc`` (the DFC family; its ``__init__`` imports the modules
+that call :func:`register`) and ``neurosim.models.learned_feedback`` (wm, ia, sa, aa, kp,
+sign-sym).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ BUILTIN_MODULES: tuple[str, ...] = (
     "neurosim.models.dfc",
     "neurosim.models.rf",
     "neurosim.models.rnn",
+    "neurosim.models.learned_feedback",
 )
 
 

@@ -26,3 +26,14 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(n)
+
+
+@pytest.fixture
+def mnist_cached() -> None:
+    """Skip the test unless MNIST is in the local data cache (no download in tests)."""
+    from neurosim.data import load_dataset
+
+    try:
+        load_dataset("mnist", download=False)
+    except Exception:  # noqa: BLE001
+        pytest.skip("MNIST is not cached locally (run `neurosim data fetch mnist`)")

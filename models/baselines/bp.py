@@ -36,6 +36,10 @@ class BPModel(FeedforwardModel):
         grads = [(flat[2 * i], flat[2 * i + 1]) for i in range(self.depth)]
         return grads, self.batch_metrics(out, y)
 
+    def backward_matrices(self) -> list[Tensor]:
+        """BP's backward matrices are the transposed forward weights ``W_l^T``."""
+        return [W.detach().T for W in self.weights[1:]]
+
 
 @register("bp")
 def make_bp(

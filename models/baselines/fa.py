@@ -1,4 +1,5 @@
-"""Feedback-alignment baseline (Lillicrap et al. 2016).
+"""Feedback-alignment baseline (Lillicrap et al. 2016): the R = 0 member of the
+learned-backward-weight family (:mod:`neurosim.models.learned_feedback`).
 
 The backward pass of BP with each transposed forward weight ``W_{i+1}^T`` replaced by
 a fixed random matrix ``B_{i+1}`` (n_i x n_{i+1}, xavier-normal, frozen)::
@@ -10,6 +11,9 @@ a fixed random matrix ``B_{i+1}`` (n_i x n_{i+1}, xavier-normal, frozen)::
 ``dL/dr_L`` is the gradient of the batch-mean loss, so the sums over the batch give
 batch means as in BP. With ``B_{i+1} = W_{i+1}^T`` this is exactly BP. There is no
 published FA cell in DFC Table 1: the configs use the BP values. No clipping (as BP).
+The learned rules (weight mirror, information/symmetric/activation alignment,
+Kolen–Pollack) subclass this model and add an update of ``B``; with every coefficient
+0 they reproduce these updates bit for bit.
 """
 
 from __future__ import annotations
@@ -19,7 +23,6 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from neurosim.models.activations import phi_prime
 from neurosim.models.base import Task
 from neurosim.models.baselines.config import BaselineConfig
 from neurosim.models.baselines.mlp import FeedforwardModel, Grads, xavier_normal
@@ -29,8 +32,9 @@ from neurosim.models.registry import register
 class FAModel(FeedforwardModel):
     """Feedforward network trained by feedback alignment.
 
-    ``feedback[i]`` (a frozen buffer) is ``B_{i+2}`` in the 1-based notation above: it
-    carries the error of layer ``i + 2`` down to layer ``i + 1``, shape ``(n_{i+1}, n_{i+2})``.
+    ``feedback[i]`` (a frozen buffer ``B{i+1}``) is ``B_{i+2}`` in the 1-based notation
+    above: it carries the error of layer ``i + 2`` down to layer ``i + 1``, shape
+    ``(n_{i+1}, n_{i+2})``.
     """
 
     name = "fa"
@@ -47,20 +51,21 @@ class FAModel(FeedforwardModel):
 
     @property
     def feedback(self) -> list[Tensor]:
-        """``[B_2, .., B_L]``: the fixed matrices replacing ``W_2^T, .., W_L^T``."""
+        """``[B_2, .., B_L]``: the matrices replacing ``W_2^T, .., W_L^T``."""
         return [getattr(self, f"B{i}") for i in range(1, self.depth)]
+
+    def backward_matrices(self) -> list[Tensor]:
+        return self.feedback
 
     @torch.no_grad()
     def gradients(self, x: Tensor, y: Tensor) -> tuple[Grads, dict[str, float]]:
         vs, rs = self.trace(x)
-        acts = self.cfg.activations
-        delta = phi_prime(vs[-1], acts[-1]) * self.output_gradient(rs[-1], y)
-        grads: Grads = []
-        for i in reversed(range(self.depth)):
-            grads.append((delta.T @ rs[i], delta.sum(0)))
-            if i > 0:
-                delta = phi_prime(vs[i - 1], acts[i - 1]) * (delta @ self.feedback[i - 1].T)
-        return grads[::-1], self.batch_metrics(rs[-1], y)
+        return self.gradients_from_trace(vs, rs, y), self.batch_metrics(rs[-1], y)
+
+    def gradients_from_trace(self, vs: list[Tensor], rs: list[Tensor], y: Tensor) -> Grads:
+        """``(grad W_i, grad b_i)`` from a feedforward trace (:meth:`trace`)."""
+        deltas = self.deltas(vs, rs, y)
+        return [(d.T @ r, d.sum(0)) for d, r in zip(deltas, rs[:-1], strict=True)]
 
 
 @register("fa")

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import math
 from abc import abstractmethod
-from collections.abc import Sequence
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from neurosim.models.activations import phi
+from neurosim.models import alignment_diagnostics as alignment
+from neurosim.models.activations import phi, phi_prime
 from neurosim.models.base import Task, TrainableModel
 from neurosim.models.baselines.config import BaselineConfig
 
@@ -33,12 +33,27 @@ def xavier_normal(n_out: int, n_in: int, gen: torch.Generator, **fk: Any) -> Ten
     return (std * torch.randn((n_out, n_in), generator=gen, dtype=torch.float64)).to(**fk)
 
 
-def angle_degrees(a: Sequence[Tensor], b: Sequence[Tensor]) -> float:
-    """Angle (degrees) between two updates, each flattened and concatenated."""
-    va = torch.cat([t.reshape(-1) for t in a])
-    vb = torch.cat([t.reshape(-1) for t in b])
-    cos = torch.dot(va, vb) / (torch.linalg.vector_norm(va) * torch.linalg.vector_norm(vb))
-    return math.degrees(math.acos(float(cos.clamp(-1.0, 1.0))))
+def make_optimizer(
+    params: list[Tensor],
+    cfg: BaselineConfig,
+    *,
+    lr: float,
+    kind: str | None = None,
+    eps: float | None = None,
+    weight_decay: float = 0.0,
+) -> torch.optim.Optimizer:
+    """Adam (betas and eps of ``cfg``) or SGD over ``params``; ``kind`` defaults to
+    ``cfg.optimizer`` and ``eps`` to ``cfg.adam_epsilon``."""
+    kind = kind or cfg.optimizer
+    if kind == "adam":
+        return torch.optim.Adam(
+            params,
+            lr=lr,
+            betas=(cfg.adam_beta1, cfg.adam_beta2),
+            eps=cfg.adam_epsilon if eps is None else eps,
+            weight_decay=weight_decay,
+        )
+    return torch.optim.SGD(params, lr=lr, weight_decay=weight_decay)
 
 
 class FeedforwardModel(TrainableModel):
@@ -80,18 +95,9 @@ class FeedforwardModel(TrainableModel):
         self.biases = nn.ParameterList(
             [nn.Parameter(torch.zeros(n_out, **fk)) for _, n_out in pairs]
         )
-        params = [*self.weights, *self.biases]
-        if cfg.optimizer == "adam":
-            opt: torch.optim.Optimizer = torch.optim.Adam(
-                params,
-                lr=cfg.lr_eff,
-                betas=(cfg.adam_beta1, cfg.adam_beta2),
-                eps=cfg.adam_epsilon,
-                weight_decay=cfg.forward_wd,
-            )
-        else:
-            opt = torch.optim.SGD(params, lr=cfg.lr_eff, weight_decay=cfg.forward_wd)
-        self._optimizer = opt
+        self._optimizer = make_optimizer(
+            [*self.weights, *self.biases], cfg, lr=cfg.lr_eff, weight_decay=cfg.forward_wd
+        )
 
     @property
     def depth(self) -> int:
@@ -173,13 +179,48 @@ class FeedforwardModel(TrainableModel):
             flat = torch.autograd.grad(loss, params)
         return [(flat[2 * i], flat[2 * i + 1]) for i in range(self.depth)]
 
+    # -- backward pass and diagnostics ----------------------------------------------
+    def backward_matrices(self) -> list[Tensor] | None:
+        """``[B_2, .., B_L]``, the matrices that carry the error of layer ``l`` down to
+        layer ``l - 1`` in place of ``W_l^T`` (shape ``(n_{l-1}, n_l)``); ``None`` for
+        rules without a layer-wise backward pass (DFA)."""
+        return None
+
+    def deltas(self, vs: list[Tensor], rs: list[Tensor], y: Tensor) -> list[Tensor]:
+        """``[delta_1, .., delta_L]``, ``delta_l = dL/dv_l`` of the layered backward pass
+        through :meth:`backward_matrices` (row-vector convention)::
+
+            delta_L = phi_L'(v_L) * dL/dr_L,   delta_l = phi_l'(v_l) * (delta_{l+1} B_{l+1}^T)
+        """
+        matrices = self.backward_matrices()
+        if matrices is None:
+            raise NotImplementedError(f"{self.name}: has no layer-wise backward matrices")
+        acts = self.cfg.activations
+        delta = phi_prime(vs[-1], acts[-1]) * self.output_gradient(rs[-1], y)
+        out = [delta]
+        for i in reversed(range(1, self.depth)):
+            delta = phi_prime(vs[i - 1], acts[i - 1]) * (delta @ matrices[i - 1].T)
+            out.append(delta)
+        return out[::-1]
+
     @torch.no_grad()
     def diagnostics(self, x: Tensor, y: Tensor) -> dict[str, float]:
-        """Per-layer angle (degrees) between this model's update and the BP gradient over
-        the concatenated ``(W_i, b_i)``, on a probe batch (cf. DFC App. F.1)."""
+        """The shared alignment diagnostics (:mod:`neurosim.models.alignment_diagnostics`)
+        on a probe batch: per layer the angle between this model's update and the BP
+        gradient over the concatenated ``(W_l, b_l)`` (cf. DFC App. F.1), and for rules
+        with backward matrices their angle and norm ratio to ``W_l^T`` and Kunin et al.'s
+        projection and local gradient angles."""
         own, _ = self.gradients(x, y)
-        ref = self.bp_gradients(x, y)
-        return {
-            f"angle_bp/layer{i}": angle_degrees(a, b)
-            for i, (a, b) in enumerate(zip(own, ref, strict=True), 1)
-        }
+        out = alignment.update_angles(own, self.bp_gradients(x, y))
+        matrices = self.backward_matrices()
+        if matrices is not None:
+            vs, rs = self.trace(x)
+            out.update(
+                alignment.backward_weight_metrics(
+                    [W.detach() for W in self.weights[1:]],
+                    [B.detach() for B in matrices],
+                    rs[1:-1],
+                    self.deltas(vs, rs, y)[1:],
+                )
+            )
+        return out

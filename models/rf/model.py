@@ -107,12 +107,10 @@ class _PseudoinverseFeedback(FAModel):
 
     @torch.no_grad()
     def diagnostics(self, x: Tensor, y: Tensor) -> dict[str, float]:
-        """Per-layer angles to the BP gradient (``models.diagnostics``) and the Penrose
-        residuals of every feedback matrix."""
-        x = x.to(self.weights[0].dtype)
-        own = self.descent(self.gradients(x, y)[0])
-        bp = diag.bp_update(x, y, self.weights, self.biases, self.cfg.activations, self.task.loss)
-        out = {f"angle_bp/layer{i}": a for i, a in enumerate(diag.layer_angles(own, bp), 1)}
+        """The shared alignment diagnostics of every rule with backward matrices
+        (:mod:`neurosim.models.alignment_diagnostics`: per-layer angle to the BP gradient,
+        ``B_l`` against ``W_l^T``) and the Penrose residuals of every feedback matrix."""
+        out = super().diagnostics(x.to(self.weights[0].dtype), y)
         out.update(self.penrose())
         return out
 

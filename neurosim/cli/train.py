@@ -16,9 +16,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-#: the models of DFC Table 1 (the registry may hold more; ``--model`` accepts any)
+#: the models of DFC Table 1 and the learned-feedback rules (the registry may hold
+#: more; ``--model`` accepts any)
 MODEL_NAMES = (
     "dfc", "dfc-ss", "dfc-ssa", "dfc-fixed", "dfc-ss-fixed", "dfc-ssa-fixed", "bp", "fa", "dfa",
+    "wm", "ia", "sa", "aa", "kp", "sign-sym",
 )  # fmt: skip
 
 
