@@ -11,20 +11,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _mnist_cached() -> bool:
-    from neurosim.data import load_dataset
-
-    try:
-        load_dataset("mnist", download=False)
-    except Exception:  # noqa: BLE001
-        return False
-    return True
-
-
 @pytest.mark.example
-def test_train_mnist_example(tmp_path):
-    if not _mnist_cached():
-        pytest.skip("MNIST is not cached locally (run `neurosim data fetch mnist`)")
+def test_train_mnist_example(tmp_path, mnist_cached):
     done = subprocess.run(
         [sys.executable, str(ROOT / "examples" / "train_mnist.py"), "--subset", "1024",
          "--epochs", "1", "--dtype", "float32", "--out", str(tmp_path / "run")],
