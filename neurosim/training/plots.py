@@ -207,7 +207,7 @@ def _draw_keys(ax: Axes, records: list[dict[str, Any]], keys: list[str], n_pre: 
 
 def _epoch_axis(ax: Axes, n_pre: int) -> None:
     """Integer epoch ticks; the feedback pre-training epochs (``<= 0``) shaded."""
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))  # one epoch: tick 1
     if n_pre:
         ax.axvspan(0.5 - n_pre, 0.5, color="0.85", zorder=0)
         ax.text(0.5 - n_pre / 2, 0.02, "feedback\npre-training", transform=ax.get_xaxis_transform(),

@@ -149,3 +149,11 @@ def test_plot_functions_save_and_close(tmp_path):
     assert plots.plot_diagnostics([{"phase": "train", "epoch": 1, "train_loss": 1.0}],
                                   tmp_path / "d.png", TITLE) is None  # fmt: skip
     assert plt.get_fignums() == before
+
+
+def test_a_one_epoch_run_has_an_integer_epoch_tick(close_figures):
+    """One point per line: matplotlib's integer locator fell back to 0.945, 0.96, ..."""
+    recs = _records(n_pre=0, epochs=1)
+    for fig in (plots.learning_curves_figure(recs, TITLE), plots.diagnostics_figure(recs, TITLE)):
+        for ax in _visible(fig):
+            assert _integer_ticks(ax), (ax.get_title(), list(ax.get_xticks()))
