@@ -13,6 +13,7 @@ interrupted comparison. Needs ``pip install 'neurosim[sweep]'``.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -76,4 +77,7 @@ def _compare(args: argparse.Namespace) -> int:
     )
     for name, path in result.files.items():
         print(f"{name.replace('_', ' ')}: {path}")
+    if not result.complete:
+        print(f"neurosim compare: interrupted; continue with --resume --out {out}", file=sys.stderr)
+        return 1
     return 0

@@ -25,7 +25,7 @@ from neurosim.scale import compare_report
 from neurosim.scale.ray_backend import plan_concurrency, ray_session, require_ray
 from neurosim.scale.sweep_spec import resolve_objective
 from neurosim.scale.trials import OBJECTIVE, CompareJob, model_config, run_trial
-from neurosim.scale.tune_runs import fit, make_tuner, prepare_output
+from neurosim.scale.tune_runs import ended_all, fit, make_tuner, prepare_output, saved_statuses
 from neurosim.training.config import ConfigError, get_task_spec_checked
 from neurosim.training.overrides import apply_overrides
 
@@ -165,6 +165,7 @@ def run_compare(
         fit(tuner, out, "comparison")
         seconds = time.perf_counter() - t0
     result = compare_report.write_outputs(plan, out, seconds)
+    result.complete = ended_all(saved_statuses(out), n)
     if verbose:
         print("\n" + result.table_text, end="", flush=True)
     return result

@@ -36,6 +36,7 @@ class CompareResult:
     models: list[dict[str, Any]]
     files: dict[str, Path]
     table_text: str
+    complete: bool = True  # False: interrupted (Ctrl-C) before every run ended
 
 
 def collect_runs(plan: Any, out: Path) -> list[dict[str, Any]]:

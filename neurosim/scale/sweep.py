@@ -35,7 +35,14 @@ from neurosim.scale.ray_backend import plan_concurrency, ray_session, require_op
 from neurosim.scale.sweep_spec import SweepSpec
 from neurosim.scale.trials import OBJECTIVE, SweepJob, run_trial
 from neurosim.scale.tune_progress import TrialPrinter
-from neurosim.scale.tune_runs import fit, make_tuner, prepare_output
+from neurosim.scale.tune_runs import (
+    cut_short,
+    ended_all,
+    fit,
+    make_tuner,
+    prepare_output,
+    saved_statuses,
+)
 
 SPEC_FILE = "spec.yaml"
 STATE_FILE = "sweep_state.json"
@@ -94,13 +101,15 @@ def run_sweep(
             grid = fit(tuner, out, "sweep")
         finally:  # an interrupted part counts too
             seconds = _add_wall_time(out, time.perf_counter() - t0)
-    rows = sweep_report.collect_rows(grid, spec, job)
+    statuses = saved_statuses(out)
+    rows = sweep_report.collect_rows(grid, spec, job, interrupted=cut_short(statuses))
     files, text = sweep_report.write_outputs(rows, spec, out, seconds)
     if verbose:
         print("\n" + text, end="", flush=True)
     best = sweep_report.best_row(rows, spec.objective, spec.mode)
-    ended = sum(r["status"] != "unfinished" for r in rows)
-    return SweepResult(rows, best, files, seconds, complete=ended >= spec.trials)
+    ended = sum(r["status"] not in sweep_report.NOT_ENDED for r in rows)
+    complete = ended >= spec.trials and ended_all(statuses, spec.trials)
+    return SweepResult(rows, best, files, seconds, complete=complete)
 
 
 def make_job(spec: SweepSpec, out: Path) -> SweepJob:

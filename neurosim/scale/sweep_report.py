@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import shutil
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -26,16 +27,27 @@ from neurosim.training.config import load_config  # noqa: E402
 from neurosim.training.metrics import read_jsonl  # noqa: E402
 from neurosim.training.tasks import get_task_spec  # noqa: E402
 
-STATUSES = ("finished", "stopped early", "diverged", "failed", "unfinished")
+STATUSES = ("finished", "stopped early", "diverged", "failed", "unfinished", "interrupted")
 
 
-def collect_rows(grid: Any, spec: SweepSpec, job: Any) -> list[dict[str, Any]]:
-    """One row per trial, in the order the trials started."""
+#: row statuses of trials that ``--resume`` continues
+NOT_ENDED = ("unfinished", "interrupted")
+
+
+def collect_rows(
+    grid: Any, spec: SweepSpec, job: Any, interrupted: Collection[str] = ()
+) -> list[dict[str, Any]]:
+    """One row per trial, in the order the trials started; a trial in ``interrupted``
+    (cut short by Ctrl-C) that had not finished is ``"interrupted"``, not ``"stopped
+    early"`` (inside the trial both stops look alike)."""
     runs = Path(job.runs_dir)
     infos = [(d, TrialInfo(d).read()) for d in sorted(runs.glob("*")) if d.is_dir()]
     infos = sorted((x for x in infos if x[1]), key=lambda x: x[1].get("started", 0.0))
     metric = get_task_spec(spec.dataset).metric
     rows = [_row(d, info, spec, metric) for d, info in infos]
+    for row in rows:
+        if row["trial_id"] in interrupted and row["status"] != "finished":
+            row["status"] = "interrupted"
     seen = {r["trial_id"] for r in rows}
     for result in grid if grid is not None else []:
         trial_id = (result.metrics or {}).get("trial_id")

@@ -81,6 +81,37 @@ def make_tuner(
     )
 
 
+#: Tune's statuses of a trial it ended (finished, stopped by a scheduler, or failed)
+ENDED = ("TERMINATED", "ERROR")
+
+
+def saved_statuses(out: Path) -> dict[str, str]:
+    """Tune's status of every trial as saved in ``out/tune`` (``{trial_id: status}``).
+
+    Tune saves its experiment state before it cleans up, so after Ctrl-C the trials it
+    cut short are RUNNING or PENDING there (``--resume`` continues them), while the
+    ResultGrid that ``Tuner.fit`` returns reports them TERMINATED like finished ones;
+    inside a trial, too, that stop looks like a scheduler's. Empty when nothing is saved.
+    """
+    from ray.tune import ExperimentAnalysis
+
+    try:
+        analysis = ExperimentAnalysis(str(out / "tune"))
+    except Exception:  # noqa: BLE001 - no saved state (or an unreadable one): nothing known
+        return {}
+    return {t.trial_id: t.status for t in analysis.trials}
+
+
+def ended_all(statuses: dict[str, str], planned: int) -> bool:
+    """Whether Tune ended all ``planned`` trials (:func:`saved_statuses`)."""
+    return sum(s in ENDED for s in statuses.values()) >= planned
+
+
+def cut_short(statuses: dict[str, str]) -> set[str]:
+    """Ids of the trials Tune had not ended when it stopped (Ctrl-C)."""
+    return {trial_id for trial_id, s in statuses.items() if s not in ENDED}
+
+
 class RunStoppedError(RuntimeError):
     """Ray Tune stopped before the end; the message says how to continue."""
 
@@ -101,4 +132,14 @@ def fit(tuner: Any, out: Path, what: str) -> Any:
         ) from err
 
 
-__all__ = ["MAX_FAILURES", "RunStoppedError", "fit", "make_tuner", "prepare_output"]
+__all__ = [
+    "ENDED",
+    "MAX_FAILURES",
+    "RunStoppedError",
+    "cut_short",
+    "ended_all",
+    "fit",
+    "make_tuner",
+    "prepare_output",
+    "saved_statuses",
+]
