@@ -9,6 +9,7 @@ papers: ``docs/learned_feedback.md``.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import torch
@@ -19,7 +20,7 @@ from neurosim.models.learned_feedback.config import LearnedFeedbackConfig
 from neurosim.models.learned_feedback.model import LearnedFeedbackModel
 from neurosim.models.learned_feedback.rules import RULES, Rule, get_rule
 from neurosim.models.learned_feedback.sign_symmetry import SignSymmetryModel
-from neurosim.models.registry import ModelFactory, register
+from neurosim.models.registry import register
 
 #: the registered names of this family (``fa`` is registered by the baselines)
 MODEL_NAMES = ("wm", "ia", "sa", "aa", "kp", "sign-sym")
@@ -48,24 +49,8 @@ def build(
     return cls(task, cfg, device=device, dtype=dtype, seed=seed)
 
 
-def _factory(rule: str) -> ModelFactory:
-    def make(
-        task: Task,
-        params: dict[str, Any],
-        *,
-        device: torch.device | str = "cpu",
-        dtype: torch.dtype = torch.float64,
-        seed: int = 42,
-    ) -> FAModel:
-        return build(rule, task, params, device=device, dtype=dtype, seed=seed)
-
-    make.__name__ = make.__qualname__ = f"make_{rule.replace('-', '_')}"
-    make.__doc__ = f"Registry factory of {get_rule(rule).title} (rule {rule!r})."
-    return make
-
-
 for _name in MODEL_NAMES:
-    register(_name)(_factory(_name))
+    register(_name)(partial(build, _name))  # build(rule, ...) is the registry factory
 
 __all__ = [
     "MODEL_NAMES",

@@ -10,6 +10,7 @@ optimiser state to checkpoint.
 from __future__ import annotations
 
 import math
+from functools import partial
 from typing import Any
 
 import torch
@@ -157,21 +158,13 @@ class RNNModel(TrainableModel):
         return f"N={c.hidden_size}, lr={c.lr:g}, tau={c.tau:g}, io={c.io_weights}"
 
 
+def _make(cls: type[RNNModel], task: Task, params: dict[str, Any], **options: Any) -> RNNModel:
+    """Registry factory of an RNN rule: ``params`` validated by :class:`RNNConfig`;
+    ``options`` are the registry's ``device``, ``dtype`` and ``seed``."""
+    return cls(task, RNNConfig.from_params(params), **options)
+
+
 def register_rule(cls: type[RNNModel]) -> type[RNNModel]:
-    """Class decorator: register ``cls`` under ``cls.name`` for ``neurosim train`` with a
-    factory whose ``params`` are validated by :class:`RNNConfig`."""
-
-    def make(
-        task: Task,
-        params: dict[str, Any],
-        *,
-        device: torch.device | str = "cpu",
-        dtype: torch.dtype = torch.float64,
-        seed: int = 42,
-    ) -> RNNModel:
-        return cls(task, RNNConfig.from_params(params), device=device, dtype=dtype, seed=seed)
-
-    make.__qualname__ = make.__name__ = f"make_{cls.name.replace('-', '_')}"
-    make.__doc__ = f"Registry factory of ``{cls.name}``: params validated by RNNConfig."
-    register(cls.name)(make)
+    """Class decorator: register ``cls`` under ``cls.name`` for ``neurosim train``."""
+    register(cls.name)(partial(_make, cls))
     return cls
